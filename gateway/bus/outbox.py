@@ -1,0 +1,89 @@
+"""The dr_events outbox: messages are stored with the change they announce, then published.
+
+A change and its message commit together, so a crash can never keep one and lose the other.
+Publishing is at-least-once: a crash between publish and delete repeats a message, which
+consumers recognise by its ``message_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.engine import Database
+from gateway.db.models import OutboxRow
+
+logger = logging.getLogger(__name__)
+
+_PG_PUBLISH_LOCK = 0x0ADC_0B0C
+
+
+def stage_message(
+    session: AsyncSession, channel: str, event: str, now: datetime, **fields: Any
+) -> None:
+    """Add a dr_events message to the current transaction."""
+    payload = {
+        "event": event,
+        "message_id": str(uuid.uuid4()),
+        "occurred_at": now.isoformat(),
+        **fields,
+    }
+    session.add(OutboxRow(channel=channel, payload=json.dumps(payload), created_at=now))
+
+
+class OutboxPublisher:
+    def __init__(self, database: Database, redis: Redis, batch_size: int = 500) -> None:
+        self._db = database
+        self._redis = redis
+        self._batch_size = batch_size
+        self._lock = asyncio.Lock()
+
+    async def flush(self) -> int:
+        """Publish everything pending; returns how many messages went out. Never raises."""
+        try:
+            return await self._drain()
+        except (RedisError, OSError, SQLAlchemyError) as err:
+            logger.warning("dr_events messages stay queued, publishing failed: %s", err)
+            return 0
+
+    async def _drain(self) -> int:
+        sent = 0
+        async with self._lock:
+            while True:
+                async with self._db.write() as session:
+                    if not await self._take_turn(session):
+                        return sent
+                    rows = (
+                        await session.scalars(
+                            select(OutboxRow).order_by(OutboxRow.id).limit(self._batch_size)
+                        )
+                    ).all()
+                    if not rows:
+                        return sent
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for row in rows:
+                            pipe.publish(row.channel, row.payload)
+                        await pipe.execute()
+                    await session.execute(
+                        delete(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows]))
+                    )
+                    sent += len(rows)
+
+    async def _take_turn(self, session: AsyncSession) -> bool:
+        """On PostgreSQL one replica publishes at a time, so messages keep their order."""
+        if self._db.is_sqlite:
+            return True  # BEGIN IMMEDIATE already serialises writers
+        result = await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _PG_PUBLISH_LOCK}
+        )
+        return bool(result.scalar())

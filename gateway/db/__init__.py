@@ -1,0 +1,1 @@
+"""Database adapter: SQLAlchemy 2 async models, engines, migrations and repositories."""

@@ -1,0 +1,221 @@
+"""Tables. Relationships load with ``raise_on_sql`` so async code never lazy-loads by accident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gateway.db.types import UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("ven_id", "resource_id"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ven_id: Mapped[str | None] = mapped_column(String(128))
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class AutoResponseConfigRow(Base):
+    __tablename__ = "auto_response_config"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    max_reduction_percentage: Mapped[float] = mapped_column(Float)
+    response_delay_seconds: Mapped[int] = mapped_column(Integer)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class InvitationRow(Base):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_status_created_at", "status", "created_at"),
+        Index("ix_invitations_auto_response_due_at", "auto_response_due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime]
+    event_time: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    load_kwh: Mapped[float] = mapped_column(Float)
+    load_percentage: Mapped[float] = mapped_column(Float)
+    target_kw: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    response: Mapped[str] = mapped_column(String(8))
+    # The policy in force when the invitation was made decides it, even if config changes.
+    answer_policy: Mapped[str] = mapped_column(String(16))
+    partial_min_share: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    auto_response_due_at: Mapped[datetime | None]
+    auto_response_note: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    modification_number: Mapped[int] = mapped_column(Integer, default=0)
+
+    devices: Mapped[list[InvitationDeviceRow]] = relationship(
+        lazy="raise_on_sql", order_by="InvitationDeviceRow.position", cascade="all"
+    )
+    answers: Mapped[list[DeviceAnswerRow]] = relationship(
+        lazy="raise_on_sql", order_by="DeviceAnswerRow.id", viewonly=True
+    )
+
+
+class InvitationDeviceRow(Base):
+    __tablename__ = "invitation_devices"
+
+    invitation_id: Mapped[str] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class DeviceAnswerRow(Base):
+    __tablename__ = "device_answers"
+    # The constraint, not a check-then-insert, is what makes one answer per device hold.
+    __table_args__ = (UniqueConstraint("invitation_id", "device_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    answer: Mapped[str] = mapped_column(String(3))
+    committed_kw: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_status_start_time", "status", "start_time"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    invitation_id: Mapped[str | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    target_kw: Mapped[float] = mapped_column(Float)
+    target_kwh: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    late_start_seconds: Mapped[float | None] = mapped_column(Float)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Results, written by the executor: power (kW) and energy (kWh) in separate columns.
+    average_reduction_kw: Mapped[float | None] = mapped_column(Float)
+    energy_reduction_kwh: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    gap_seconds: Mapped[float | None] = mapped_column(Float)
+    # Fencing token of the executor that owns the run: writes of an older owner are refused.
+    fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    devices: Mapped[list[EventDeviceRow]] = relationship(
+        lazy="raise_on_sql", order_by="EventDeviceRow.position", cascade="all"
+    )
+
+
+class EventDeviceRow(Base):
+    __tablename__ = "event_devices"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    committed_kw: Mapped[float | None] = mapped_column(Float)
+    # Per-device results: baseline (kW), average reduction (kW), energy reduction (kWh).
+    baseline_kw: Mapped[float | None] = mapped_column(Float)
+    average_reduction_kw: Mapped[float | None] = mapped_column(Float)
+    energy_reduction_kwh: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class EventSampleRow(Base):
+    """All devices' power at one sample instant of an event: one row per sample.
+
+    ``power_kw`` packs one little-endian float64 per device, in the event's device order
+    (``event_devices.position``); NaN marks a missing reading. One row per instant keeps the
+    write to one insert per sample however many devices take part.
+    """
+
+    __tablename__ = "event_samples"
+    __table_args__ = (UniqueConstraint("event_id", "phase", "sample_index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(16))
+    sample_index: Mapped[int] = mapped_column(Integer)
+    sampled_at: Mapped[datetime]
+    present: Mapped[int] = mapped_column(Integer)
+    power_kw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeviceInstructionRow(Base):
+    __tablename__ = "device_instructions"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    instruction: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class FlexibilitySnapshotRow(Base):
+    __tablename__ = "flexibility_snapshots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    total_available_kw: Mapped[float] = mapped_column(Float)
+    devices_missing_reading: Mapped[int] = mapped_column(Integer)
+    devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class OutboxRow(Base):
+    """Messages for Redis, written in the same transaction as the change they announce."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,73 @@
+"""Invitation and event lifecycles: everything that moves a state lives in these two tables.
+
+An illegal move raises ``IllegalTransition`` and the caller's state is left as it was (the
+functions are pure: they return the next state, they never mutate).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from gateway.domain.errors import IllegalTransition
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class InvitationTrigger(StrEnum):
+    ACCEPT = "accept"  # the answers decided for the event
+    DECLINE = "decline"  # the answers decided against it
+    EXPIRE = "expire"  # the event time came before the answers decided
+
+
+INVITATION_TRANSITIONS: dict[tuple[InvitationStatus, InvitationTrigger], InvitationStatus] = {
+    (InvitationStatus.PENDING, InvitationTrigger.ACCEPT): InvitationStatus.SCHEDULED,
+    (InvitationStatus.PENDING, InvitationTrigger.DECLINE): InvitationStatus.CANCELLED,
+    (InvitationStatus.PENDING, InvitationTrigger.EXPIRE): InvitationStatus.EXPIRED,
+}
+
+
+class EventStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class EventTrigger(StrEnum):
+    START = "start"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    MISS = "miss"  # the whole window passed without the event being run
+
+
+EVENT_TRANSITIONS: dict[tuple[EventStatus, EventTrigger], EventStatus] = {
+    (EventStatus.SCHEDULED, EventTrigger.START): EventStatus.ACTIVE,
+    (EventStatus.SCHEDULED, EventTrigger.CANCEL): EventStatus.CANCELLED,
+    (EventStatus.SCHEDULED, EventTrigger.MISS): EventStatus.MISSED,
+    (EventStatus.ACTIVE, EventTrigger.COMPLETE): EventStatus.COMPLETED,
+    (EventStatus.ACTIVE, EventTrigger.CANCEL): EventStatus.CANCELLED,
+}
+
+OPEN_EVENT_STATUSES = frozenset({EventStatus.SCHEDULED, EventStatus.ACTIVE})
+
+
+def next_invitation_status(
+    current: InvitationStatus, trigger: InvitationTrigger
+) -> InvitationStatus:
+    try:
+        return INVITATION_TRANSITIONS[(current, trigger)]
+    except KeyError:
+        raise IllegalTransition(f"an invitation that is {current} cannot {trigger}") from None
+
+
+def next_event_status(current: EventStatus, trigger: EventTrigger) -> EventStatus:
+    try:
+        return EVENT_TRANSITIONS[(current, trigger)]
+    except KeyError:
+        raise IllegalTransition(f"an event that is {current} cannot {trigger}") from None

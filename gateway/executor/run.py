@@ -1,0 +1,282 @@
+"""One event's run: baseline samples before the start, event samples until the end.
+
+Sample k of a phase is due at ``phase_start + k * cadence`` on the monotonic clock, anchored
+once, so the schedule never drifts however long the event; each sample records the real time
+it was taken. One MGET reads every device, one insert stores the sample, and the lease is
+renewed while waiting. Everything the run knows is in the database after each sample, so a
+new run (after a crash, or on another replica) replays it and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.bus.power import RedisPowerReader
+from gateway.domain.lifecycle import EventStatus
+from gateway.domain.reduction import BaselineMean, EventMeter
+from gateway.executor import store
+from gateway.executor.lease import EventLease
+from gateway.executor.results import replay
+from gateway.executor.store import BASELINE, EVENT, EventPlan, Fenced
+from gateway.services.context import ServiceContext
+
+logger = logging.getLogger(__name__)
+
+# A start this close after its due instant still takes that instant's sample.
+_ON_TIME = 1.0
+# Waking this close before a due instant is on time (the clocks tick no finer than this).
+_CLOSE_ENOUGH = 0.001
+
+
+class LeaseLost(Exception):
+    """The lease could not be renewed: another replica may own the event now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    cadence_seconds: float = 5.0
+    baseline_window: timedelta = timedelta(minutes=15)
+    progress_every: int = 10
+    live_device_limit: int = 1000
+
+
+def live_key(prefix: str, event_id: str) -> str:
+    return f"{prefix}event:live:{event_id}"
+
+
+def live_state(
+    event_id: str,
+    device_ids: Sequence[str],
+    meter: EventMeter,
+    index: int,
+    at: datetime,
+    values: Sequence[float | None],
+    device_limit: int,
+) -> dict[str, object]:
+    """The live state of a running event (Redis key and ``event_progress`` body)."""
+    average_kw, energy_kwh, coverage = meter.live_totals(at)
+    live: dict[str, object] = {
+        "event_id": event_id,
+        "sample_index": index,
+        "sampled_at": at.isoformat(),
+        "current_reduction_kw": meter.tally.current_reduction_kw(values),
+        "average_reduction_kw": average_kw,
+        "energy_reduction_kwh": energy_kwh,
+        "coverage": coverage,
+        "devices_present": sum(v is not None for v in values),
+        "devices_total": len(values),
+    }
+    if len(values) <= device_limit:  # per-device power only where it stays small
+        live["device_power_kw"] = dict(zip(device_ids, values, strict=True))
+    return live
+
+
+async def publish_live(
+    redis: Redis,
+    key: str,
+    channel: str,
+    live: dict[str, object],
+    cadence_seconds: float,
+    *,
+    progress: bool,
+) -> None:
+    """One round trip: the live-state key (expiring after 3 cadences) and, when due, an
+    ``event_progress`` message (straight to Redis: it is transient, not an outbox change)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(key, json.dumps(live), ex=max(1, math.ceil(3 * cadence_seconds)))
+        if progress:
+            message = {
+                "event": "event_progress",
+                "message_id": str(uuid.uuid4()),
+                "occurred_at": live["sampled_at"],
+                **live,
+            }
+            pipe.publish(channel, json.dumps(message))
+        await pipe.execute()
+
+
+def first_index(phase_start: datetime, now: datetime, cadence: float, after: int) -> int:
+    """The next sample index due at or after ``now``, and after the last one stored.
+
+    An instant passed by less than the on-time tolerance (at most half a cadence) is still
+    taken; anything older was missed and becomes a gap.
+    """
+    behind = (now - phase_start).total_seconds() - min(_ON_TIME, cadence / 2)
+    return max(after + 1, math.ceil(behind / cadence) if behind > 0 else 0)
+
+
+class EventRun:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        power: RedisPowerReader,
+        redis: Redis,
+        lease: EventLease,
+        config: ExecutorConfig,
+        prefix: str,
+        plan: EventPlan,
+        fence: int,
+    ) -> None:
+        self._ctx = ctx
+        self._clock = ctx.clock
+        self._power = power
+        self._redis = redis
+        self._lease = lease
+        self._config = config
+        self._prefix = prefix
+        self._plan = plan
+        self._fence = fence
+        self._anchor_wall = self._clock.now()
+        self._anchor_mono = self._clock.monotonic()
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except Fenced:
+            logger.warning("event %s: another executor took over; this run stops", self._plan.id)
+        except LeaseLost:
+            logger.warning("event %s: lease lost; this run stops", self._plan.id)
+        finally:
+            try:
+                await self._lease.release(self._plan.id, self._fence)
+            except (RedisError, OSError) as err:
+                logger.warning("event %s: lease not released (%s); it expires", self._plan.id, err)
+
+    async def _run(self) -> None:
+        plan, cadence = self._plan, self._config.cadence_seconds
+        async with self._ctx.db.read() as session:
+            past = await replay(
+                store.samples_of(session, plan.id), len(plan.device_ids), cadence, plan.started_at
+            )
+        meter = past.meter
+        if plan.status is EventStatus.SCHEDULED:
+            if not await self._baseline_phase(past.baseline, past.last_baseline_index):
+                return
+            await self._wait_until(plan.start_time)
+            started = await store.start(self._ctx, plan.id, self._fence, self._clock.now())
+            await self._ctx.publisher.flush()
+            if started is None or started.started_at is None:
+                return  # cancelled before it started
+            meter = EventMeter(past.baseline.means(), cadence, started.started_at)
+            logger.info("event %s started (%d devices)", plan.id, len(plan.device_ids))
+        assert meter is not None  # an active event has started_at, so replay built a meter
+        if not await self._event_phase(meter, past.last_event_index):
+            return
+        await self._wait_until(plan.end_time)
+        result = meter.result(plan.end_time)
+        if await store.complete(self._ctx, plan.id, self._fence, self._clock.now(), result):
+            logger.info(
+                "event %s completed: %.3f kW average, %.3f kWh, coverage %.1f %%",
+                plan.id,
+                result.average_reduction_kw,
+                result.energy_reduction_kwh,
+                result.coverage * 100,
+            )
+        await self._ctx.publisher.flush()
+        await self._redis.delete(live_key(self._prefix, plan.id))
+
+    async def _baseline_phase(self, baseline: BaselineMean, last: int) -> bool:
+        plan, cadence = self._plan, self._config.cadence_seconds
+        opens = plan.start_time - self._config.baseline_window
+        k = first_index(opens, self._clock.now(), cadence, last)
+        while (due := opens + timedelta(seconds=k * cadence)) < plan.start_time:
+            await self._wait_until(due)
+            still_open, values = await self._sample(BASELINE, k)
+            if not still_open:
+                return False
+            if values is not None:
+                baseline.add(values)
+            k += 1
+        return True
+
+    async def _event_phase(self, meter: EventMeter, last: int) -> bool:
+        plan, cadence = self._plan, self._config.cadence_seconds
+        k = first_index(plan.start_time, self._clock.now(), cadence, last)
+        taken = 0
+        while (due := plan.start_time + timedelta(seconds=k * cadence)) < plan.end_time:
+            await self._wait_until(due)
+            at = self._clock.now()
+            still_open, values = await self._sample(EVENT, k, at)
+            if not still_open:
+                return False
+            if values is not None:
+                meter.feed(k, at, values)
+                taken += 1
+                await self._publish_live(meter, k, at, values, taken)
+            k += 1
+        return True
+
+    async def _sample(
+        self, phase: str, index: int, at: datetime | None = None
+    ) -> tuple[bool, list[float | None] | None]:
+        """(whether the event is still open, the stored values or None if not stored)."""
+        at = at or self._clock.now()
+        try:
+            values = await self._power.read_kw(self._plan.device_ids, at)
+        except (RedisError, OSError) as err:
+            # Unreadable is missing: stored as such, never as 0 kW, and the run goes on.
+            logger.warning("event %s: power bus unreadable (%s)", self._plan.id, err)
+            values = [None] * len(self._plan.device_ids)
+        try:
+            status = await store.write_sample(
+                self._ctx.db, self._plan.id, self._fence, phase, index, at, values
+            )
+        except SQLAlchemyError as err:
+            logger.warning(
+                "event %s: sample %s/%d not stored (%s)", self._plan.id, phase, index, err
+            )
+            return True, None
+        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+            logger.info("event %s is %s: run stops", self._plan.id, status)
+            return False, None
+        return True, values
+
+    async def _publish_live(
+        self,
+        meter: EventMeter,
+        index: int,
+        at: datetime,
+        values: Sequence[float | None],
+        taken: int,
+    ) -> None:
+        live = live_state(
+            self._plan.id, self._plan.device_ids, meter, index, at, values,
+            self._config.live_device_limit,
+        )  # fmt: skip
+        try:
+            await publish_live(
+                self._redis,
+                live_key(self._prefix, self._plan.id),
+                self._ctx.dr_events_channel,
+                live,
+                self._config.cadence_seconds,
+                progress=taken % self._config.progress_every == 0,
+            )
+        except (RedisError, OSError) as err:
+            logger.warning("event %s: live state not published (%s)", self._plan.id, err)
+
+    async def _wait_until(self, when: datetime) -> None:
+        target = self._anchor_mono + (when - self._anchor_wall).total_seconds()
+        step = max(self._config.cadence_seconds / 3, 0.05)
+        while (remaining := target - self._clock.monotonic()) > _CLOSE_ENOUGH:
+            await self._clock.sleep(min(remaining, step))
+            await self._renew()
+        await self._renew()
+
+    async def _renew(self) -> None:
+        try:
+            renewed = await self._lease.renew(self._plan.id, self._fence)
+        except (RedisError, OSError) as err:
+            raise LeaseLost(str(err)) from err
+        if not renewed:
+            raise LeaseLost(self._plan.id)

@@ -1,0 +1,243 @@
+"""What the executor reads and writes in the database; every write checks the run's fence."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from gateway.db.engine import Database
+from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
+from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
+from gateway.domain.reduction import ReductionResult
+from gateway.executor.samples import pack, unpack
+from gateway.services.context import ServiceContext
+
+BASELINE = "baseline"
+EVENT = "event"
+
+
+class Fenced(Exception):
+    """Another executor owns this event now: stop without writing."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    id: str
+    status: EventStatus
+    start_time: datetime
+    end_time: datetime
+    started_at: datetime | None
+    device_ids: tuple[str, ...]
+    target_kw: float
+    target_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    phase: str
+    index: int
+    at: datetime
+    values: list[float | None]
+
+
+def _plan(row: EventRow) -> EventPlan:
+    return EventPlan(
+        id=row.id,
+        status=EventStatus(row.status),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        started_at=row.started_at,
+        device_ids=tuple(d.device_id for d in row.devices),
+        target_kw=row.target_kw,
+        target_kwh=row.target_kwh,
+    )
+
+
+async def open_events(db: Database, horizon: datetime) -> list[EventPlan]:
+    """Scheduled or active events whose baseline window opens before ``horizon``."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(EventRow)
+            .options(selectinload(EventRow.devices))
+            .where(
+                EventRow.status.in_([EventStatus.SCHEDULED.value, EventStatus.ACTIVE.value]),
+                EventRow.start_time <= horizon,
+            )
+            .order_by(EventRow.start_time)
+        )
+        return [_plan(r) for r in rows]
+
+
+async def claim(db: Database, event_id: str, fence: int) -> bool:
+    """Record ``fence`` as the event's owner; refused if a newer owner exists already."""
+    async with db.write() as session:
+        result = await session.execute(
+            update(EventRow)
+            .where(EventRow.id == event_id, EventRow.fence < fence)
+            .values(fence=fence)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _owned(session: AsyncSession, event_id: str, fence: int) -> EventRow:
+    row = await session.get(
+        EventRow,
+        event_id,
+        options=[selectinload(EventRow.devices)],
+        with_for_update=True,
+        populate_existing=True,
+    )
+    if row is None or row.fence != fence:
+        raise Fenced(event_id)
+    return row
+
+
+async def samples_of(session: AsyncSession, event_id: str) -> AsyncIterator[StoredSample]:
+    """The event's samples, baseline phase first, each phase in index order, streamed."""
+    rows = await session.stream_scalars(
+        select(EventSampleRow)
+        .where(EventSampleRow.event_id == event_id)
+        .order_by(EventSampleRow.phase, EventSampleRow.sample_index)
+        .execution_options(yield_per=64)
+    )
+    async for r in rows:
+        yield StoredSample(r.phase, r.sample_index, r.sampled_at, unpack(r.power_kw))
+
+
+async def write_sample(
+    db: Database,
+    event_id: str,
+    fence: int,
+    phase: str,
+    index: int,
+    at: datetime,
+    values: Sequence[float | None],
+) -> EventStatus:
+    """Store one sample; returns the event's status (the runner stops when it is not open)."""
+    async with db.write() as session:
+        # Only the two columns that matter: loading the event's devices would cost a row per
+        # device per sample.
+        owner = (
+            await session.execute(
+                select(EventRow.status, EventRow.fence)
+                .where(EventRow.id == event_id)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if owner is None or owner.fence != fence:
+            raise Fenced(event_id)
+        status = EventStatus(owner.status)
+        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+            return status
+        session.add(
+            EventSampleRow(
+                event_id=event_id,
+                phase=phase,
+                sample_index=index,
+                sampled_at=at,
+                present=sum(v is not None for v in values),
+                power_kw=pack(values),
+            )
+        )
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Fenced(f"{event_id}: sample {phase}/{index} was written by another run") from None
+        return status
+
+
+async def start(
+    ctx: ServiceContext, event_id: str, fence: int, started_at: datetime
+) -> EventPlan | None:
+    """scheduled -> active, recording how late; None if the event is no longer scheduled."""
+    async with ctx.db.write() as session:
+        row = await _owned(session, event_id, fence)
+        if row.status != EventStatus.SCHEDULED.value:
+            return _plan(row) if row.status == EventStatus.ACTIVE.value else None
+        row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.START).value
+        row.started_at = started_at
+        late = (started_at - row.start_time).total_seconds()
+        row.late_start_seconds = late if late > 1.0 else 0.0
+        row.updated_at = started_at
+        ctx.announce(
+            session,
+            "event_started",
+            event_id=row.id,
+            devices=[d.device_id for d in row.devices],
+            started_at=started_at.isoformat(),
+            late_start_seconds=row.late_start_seconds,
+        )
+        return _plan(row)
+
+
+async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
+    async with ctx.db.write() as session:
+        row = await session.get(EventRow, event_id, with_for_update=True)
+        if row is None or row.status != EventStatus.SCHEDULED.value:
+            return False
+        row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.MISS).value
+        row.updated_at = ctx.clock.now()
+        ctx.announce(session, "event_missed", event_id=row.id, end_time=row.end_time.isoformat())
+        return True
+
+
+def apply_results(row: EventRow, result: ReductionResult) -> None:
+    row.average_reduction_kw = result.average_reduction_kw
+    row.energy_reduction_kwh = result.energy_reduction_kwh
+    row.coverage = result.coverage
+    row.gap_seconds = result.gap_seconds
+    devices: list[EventDeviceRow] = list(row.devices)
+    for device, outcome in zip(devices, result.devices, strict=True):
+        device.baseline_kw = outcome.baseline_kw
+        device.average_reduction_kw = outcome.average_reduction_kw
+        device.energy_reduction_kwh = outcome.energy_reduction_kwh
+        device.coverage = outcome.coverage
+        device.note = outcome.note
+
+
+def totals(result: ReductionResult, row: EventRow) -> dict[str, float | None]:
+    """The totals every end-of-event message carries, kW and kWh side by side."""
+    return {
+        "average_reduction_kw": result.average_reduction_kw,
+        "energy_reduction_kwh": result.energy_reduction_kwh,
+        "target_kw": row.target_kw,
+        "target_kwh": row.target_kwh,
+        "achievement_rate_kw": (
+            result.average_reduction_kw / row.target_kw if row.target_kw > 0 else None
+        ),
+        "achievement_rate_kwh": (
+            result.energy_reduction_kwh / row.target_kwh if row.target_kwh > 0 else None
+        ),
+        "coverage": result.coverage,
+        "gap_seconds": result.gap_seconds,
+        "late_start_seconds": row.late_start_seconds,
+    }
+
+
+async def complete(
+    ctx: ServiceContext, event_id: str, fence: int, ended_at: datetime, result: ReductionResult
+) -> bool:
+    async with ctx.db.write() as session:
+        row = await _owned(session, event_id, fence)
+        if row.status != EventStatus.ACTIVE.value:
+            return False
+        row.status = next_event_status(EventStatus.ACTIVE, EventTrigger.COMPLETE).value
+        row.ended_at = ended_at
+        row.updated_at = ctx.clock.now()
+        apply_results(row, result)
+        ctx.announce(session, "event_completed", event_id=row.id, **totals(result, row))
+        return True
+
+
+async def store_final_results(db: Database, event_id: str, result: ReductionResult) -> None:
+    """Results of an event that ended some other way (cancelled): no status change."""
+    async with db.write() as session:
+        row = await session.get(EventRow, event_id, options=[selectinload(EventRow.devices)])
+        if row is not None:
+            apply_results(row, result)

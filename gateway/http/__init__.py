@@ -1,0 +1,1 @@
+"""HTTP adapter: the admin API (aiohttp), its validation, auth and OpenAPI document."""

@@ -1,0 +1,181 @@
+"""Admin API handlers: parse, call one service, answer JSON. No rules live here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable
+
+from aiohttp import web
+
+from gateway.domain.errors import ValidationFailed
+from gateway.domain.invitations import Answer, AnswerSource, DeviceAnswer, InvitationRequest
+from gateway.http.io import json_items, json_view, read_body, read_optional_body, read_query
+from gateway.http.schemas import (
+    AnalyticsQuery,
+    AnswerCreate,
+    AutoResponseUpdate,
+    DeviceCreate,
+    EventCancel,
+    EventCreate,
+    EventQuery,
+    FlexibilityHistoryQuery,
+    HealthBody,
+    HealthPart,
+    InstructionsUpdate,
+    InvitationCreate,
+    InvitationQuery,
+)
+from gateway.services.container import Services
+from gateway.services.invitations import InvitationState
+
+SERVICES = web.AppKey("services", Services)
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def _duration_or_default(duration_minutes: int | None, services: Services) -> int:
+    if duration_minutes is not None:
+        return duration_minutes
+    return services.settings.default_duration_minutes
+
+
+async def health(request: web.Request) -> web.Response:
+    services = _services(request)
+
+    async def check(probe: Awaitable[object]) -> HealthPart:
+        try:
+            await asyncio.wait_for(probe, HEALTH_TIMEOUT_SECONDS)
+        except Exception as err:  # any failure means "not reachable"; say which
+            return HealthPart(ok=False, detail=f"{type(err).__name__}: {err}"[:300])
+        return HealthPart(ok=True)
+
+    database = await check(services.db.ping())
+    redis = await check(services.redis.ping())
+    ok = database.ok and redis.ok
+    body = HealthBody(status="ok" if ok else "degraded", database=database, redis=redis)
+    return json_view(body, status=200 if ok else 503)
+
+
+async def create_device(request: web.Request) -> web.Response:
+    body = await read_body(request, DeviceCreate)
+    view = await _services(request).devices.register(
+        body.id, body.timezone, body.ven_id, body.resource_id
+    )
+    return json_view(view, status=201)
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    return json_items(await _services(request).devices.all())
+
+
+async def get_device(request: web.Request) -> web.Response:
+    return json_view(await _services(request).devices.get(request.match_info["device_id"]))
+
+
+async def get_instructions(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    return json_view(await _services(request).devices.instructions(device_id))
+
+
+async def put_instructions(request: web.Request) -> web.Response:
+    body = await read_body(request, InstructionsUpdate)
+    device_id = request.match_info["device_id"]
+    return json_view(
+        await _services(request).devices.set_instructions(device_id, body.instructions)
+    )
+
+
+async def create_invitation(request: web.Request) -> web.Response:
+    body = await read_body(request, InvitationCreate)
+    services = _services(request)
+    duration = _duration_or_default(body.duration_minutes, services)
+    request_ = InvitationRequest(
+        event_time=body.event_time,
+        duration_minutes=duration,
+        load_kwh=body.load_kwh,
+        load_percentage=body.load_percentage,
+        device_ids=tuple(body.devices),
+    )
+    view = await services.invitations.create(request_, await services.auto_response.config())
+    if view.auto_response.due_at is not None and view.auto_response.due_at <= services.clock.now():
+        view = await services.auto_response.respond(view.id) or view
+    return json_view(view, status=201)
+
+
+async def get_invitation(request: web.Request) -> web.Response:
+    invitation_id = request.match_info["invitation_id"]
+    return json_view(await _services(request).invitations.get(invitation_id))
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    query = read_query(request, InvitationQuery)
+    state = InvitationState(query.state) if query.state else None
+    return json_items(await _services(request).invitations.find(state, query.hours, query.limit))
+
+
+async def answer_invitation(request: web.Request) -> web.Response:
+    body = await read_body(request, AnswerCreate)
+    if body.answer == "YES" and body.committed_kw is None:
+        raise ValidationFailed.single("committed_kw", "is required when the answer is YES")
+    answer = DeviceAnswer(
+        device_id=body.device_id,
+        answer=Answer(body.answer),
+        committed_kw=body.committed_kw or 0.0,
+        source=AnswerSource.ADMIN,
+    )
+    invitation_id = request.match_info["invitation_id"]
+    view = await _services(request).invitations.answer(invitation_id, [answer])
+    return json_view(view, status=201)
+
+
+async def create_event(request: web.Request) -> web.Response:
+    body = await read_body(request, EventCreate)
+    services = _services(request)
+    duration = _duration_or_default(body.duration_minutes, services)
+    view = await services.events.schedule(body.start_time, duration, body.devices, body.target_kw)
+    return json_view(view, status=201)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    query = read_query(request, EventQuery)
+    return json_items(await _services(request).events.find(query.status, query.limit))
+
+
+async def get_event(request: web.Request) -> web.Response:
+    return json_view(await _services(request).events.get(request.match_info["event_id"]))
+
+
+async def cancel_event(request: web.Request) -> web.Response:
+    body = await read_optional_body(request, EventCancel)
+    event_id = request.match_info["event_id"]
+    return json_view(await _services(request).events.cancel(event_id, body.reason))
+
+
+async def get_auto_response(request: web.Request) -> web.Response:
+    return json_view(await _services(request).auto_response.config_view())
+
+
+async def put_auto_response(request: web.Request) -> web.Response:
+    body = await read_body(request, AutoResponseUpdate)
+    service = _services(request).auto_response
+    current = await service.config()
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return json_view(await service.set_config(dataclasses.replace(current, **changes)))
+
+
+async def get_flexibility(request: web.Request) -> web.Response:
+    return json_view(await _services(request).flexibility.current())
+
+
+async def flexibility_history(request: web.Request) -> web.Response:
+    query = read_query(request, FlexibilityHistoryQuery)
+    return json_items(await _services(request).flexibility.history(query.hours, query.limit))
+
+
+async def get_analytics(request: web.Request) -> web.Response:
+    query = read_query(request, AnalyticsQuery)
+    return json_view(await _services(request).analytics.performance(query.days))

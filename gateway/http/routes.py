@@ -1,0 +1,81 @@
+"""The admin API's route table: one list drives both the router and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.http import handlers as h
+from gateway.http import schemas as s
+from gateway.services import views as v
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    response: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    listing: bool = False  # the response is {"count": n, "items": [response, ...]}
+    errors: tuple[int, ...] = ()
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", h.health, "Database and Redis reachability (no auth)",
+          s.HealthBody, errors=(503,)),
+    Route("POST", "/api/devices", h.create_device, "Register a device", v.DeviceView,
+          body=s.DeviceCreate, status=201, errors=(409, 422)),
+    Route("GET", "/api/devices", h.list_devices, "List devices", v.DeviceView, listing=True),
+    Route("GET", "/api/devices/{device_id}", h.get_device, "One device", v.DeviceView,
+          errors=(404,)),
+    Route("GET", "/api/devices/{device_id}/instructions", h.get_instructions,
+          "A device's hourly instructions (local time)", v.InstructionsView, errors=(404,)),
+    Route("PUT", "/api/devices/{device_id}/instructions", h.put_instructions,
+          "Replace a device's hourly instructions", v.InstructionsView,
+          body=s.InstructionsUpdate, errors=(404, 422)),
+    Route("POST", "/api/invitations", h.create_invitation, "Invite devices to shed load",
+          v.InvitationView, body=s.InvitationCreate, status=201, errors=(422,)),
+    Route("GET", "/api/invitations", h.list_invitations,
+          "Invitations, newest first (state=waiting|answered, hours, limit)",
+          v.InvitationView, query=s.InvitationQuery, listing=True, errors=(422,)),
+    Route("GET", "/api/invitations/{invitation_id}", h.get_invitation, "One invitation",
+          v.InvitationView, errors=(404,)),
+    Route("POST", "/api/invitations/{invitation_id}/answers", h.answer_invitation,
+          "Record one device's answer", v.InvitationView, body=s.AnswerCreate, status=201,
+          errors=(404, 409, 422)),
+    Route("POST", "/api/events", h.create_event, "Schedule an event directly", v.EventView,
+          body=s.EventCreate, status=201, errors=(422,)),
+    Route("GET", "/api/events", h.list_events, "Events, latest start first", v.EventView,
+          query=s.EventQuery, listing=True, errors=(422,)),
+    Route("GET", "/api/events/{event_id}", h.get_event, "One event", v.EventView,
+          errors=(404,)),
+    Route("POST", "/api/events/{event_id}/cancel", h.cancel_event, "Cancel an event",
+          v.EventView, body=s.EventCancel, errors=(404, 409, 422)),
+    Route("GET", "/api/auto-response", h.get_auto_response, "Auto-response configuration",
+          v.AutoResponseConfigView),
+    Route("PUT", "/api/auto-response", h.put_auto_response,
+          "Change the auto-response configuration", v.AutoResponseConfigView,
+          body=s.AutoResponseUpdate, errors=(422,)),
+    Route("GET", "/api/flexibility", h.get_flexibility, "Flexibility available now",
+          v.FlexibilityView),
+    Route("GET", "/api/flexibility/history", h.flexibility_history,
+          "Stored flexibility snapshots", v.FlexibilitySnapshotView,
+          query=s.FlexibilityHistoryQuery, listing=True, errors=(422,)),
+    Route("GET", "/api/analytics", h.get_analytics, "Performance over the last days",
+          v.AnalyticsView, query=s.AnalyticsQuery, errors=(422,)),
+)  # fmt: skip
+
+
+def setup_routes(app: web.Application) -> None:
+    from gateway.http.openapi import openapi_handler
+
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_get("/api/openapi.json", openapi_handler)

@@ -1,0 +1,1 @@
+"""Use cases: each service turns a request into domain decisions, stored and announced."""

@@ -1,0 +1,315 @@
+"""Invitations: created, answered atomically per device, decided exactly once, or expired."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from gateway.bus.cache import ViewCache
+from gateway.db.models import DeviceAnswerRow, EventRow, InvitationDeviceRow, InvitationRow
+from gateway.domain.auto_response import AutoResponseConfig, plan_auto_response
+from gateway.domain.errors import AlreadyAnswered, Conflict, NotFound
+from gateway.domain.invitations import (
+    Answer,
+    AnswerPolicy,
+    DecisionOutcome,
+    DeviceAnswer,
+    InvitationRequest,
+    Response,
+    decide,
+    validate_answer,
+    validate_invitation,
+)
+from gateway.domain.lifecycle import InvitationStatus, InvitationTrigger, next_invitation_status
+from gateway.services.context import ServiceContext
+from gateway.services.devices import known_device_ids
+from gateway.services.events import announce_scheduled, stage_event
+from gateway.services.views import InvitationView
+
+logger = logging.getLogger(__name__)
+
+MAX_LIST_LIMIT = 1000
+_INVITATION_LOADS = (selectinload(InvitationRow.devices), selectinload(InvitationRow.answers))
+
+
+class InvitationState(StrEnum):
+    WAITING = "waiting"
+    ANSWERED = "answered"
+
+
+class InvitationService:
+    def __init__(self, ctx: ServiceContext, policy: AnswerPolicy, cache: ViewCache) -> None:
+        self._ctx = ctx
+        self._policy = policy
+        self._cache = cache
+
+    async def create(
+        self, request: InvitationRequest, auto_config: AutoResponseConfig
+    ) -> InvitationView:
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            known = await known_device_ids(session, request.device_ids)
+            validate_invitation(request, now, known)
+            plan = plan_auto_response(auto_config, request.event_time, now)
+            row = InvitationRow(
+                id=str(uuid.uuid4()),
+                created_at=now,
+                event_time=request.event_time,
+                duration_minutes=request.duration_minutes,
+                load_kwh=request.load_kwh,
+                load_percentage=request.load_percentage,
+                target_kw=request.target_kw,
+                status=InvitationStatus.PENDING.value,
+                response=Response.WAITING.value,
+                answer_policy=self._policy.name,
+                partial_min_share=self._policy.min_share,
+                auto_response_due_at=plan.due_at,
+                auto_response_note=plan.skip_reason,
+                modification_number=0,
+                devices=[
+                    InvitationDeviceRow(device_id=d, position=i)
+                    for i, d in enumerate(request.device_ids)
+                ],
+            )
+            session.add(row)
+            self._ctx.announce(
+                session,
+                "invitation_created",
+                invitation_id=row.id,
+                event_time=request.event_time.isoformat(),
+                duration_minutes=request.duration_minutes,
+                load_kwh=request.load_kwh,
+                load_percentage=request.load_percentage,
+                devices=list(request.device_ids),
+                response=row.response,
+                auto_response_due_at=plan.due_at.isoformat() if plan.due_at else None,
+            )
+            await session.flush()
+            row = await self._load(session, row.id)
+            view = InvitationView.of(row)
+        await self._ctx.publisher.flush()
+        return view
+
+    async def get(self, invitation_id: str, *, use_cache: bool = True) -> InvitationView:
+        if use_cache:
+            cached = await self._cache.get(f"invitation:{invitation_id}")
+            if cached is not None:
+                return InvitationView.model_validate_json(cached)
+        async with self._ctx.db.read() as session:
+            row = await session.get(InvitationRow, invitation_id, options=_INVITATION_LOADS)
+            if row is None:
+                raise NotFound(f"invitation {invitation_id} not found")
+            view = InvitationView.of(row)
+        await self._cache.put(f"invitation:{invitation_id}", view.model_dump_json())
+        return view
+
+    async def find(
+        self, state: InvitationState | None, hours: float | None, limit: int
+    ) -> list[InvitationView]:
+        query = select(InvitationRow).options(*_INVITATION_LOADS)
+        if state is InvitationState.WAITING:
+            query = query.where(InvitationRow.status == InvitationStatus.PENDING.value)
+        elif state is InvitationState.ANSWERED:
+            query = query.where(InvitationRow.status != InvitationStatus.PENDING.value)
+        if hours is not None:
+            since = self._ctx.clock.now() - timedelta(hours=hours)
+            query = query.where(InvitationRow.created_at >= since)
+        query = query.order_by(InvitationRow.created_at.desc()).limit(min(limit, MAX_LIST_LIMIT))
+        async with self._ctx.db.read() as session:
+            return [InvitationView.of(r) for r in await session.scalars(query)]
+
+    async def answer(
+        self,
+        invitation_id: str,
+        answers: Sequence[DeviceAnswer],
+        *,
+        skip_answered: bool = False,
+        auto_response_note: str | None = None,
+    ) -> InvitationView:
+        """Record device answers; decide the invitation when the last device has answered.
+
+        Atomic: the invitation row is locked (PostgreSQL) or the write lock taken up front
+        (SQLite), and one answer per device is enforced by a unique constraint. A device that
+        already answered raises ``AlreadyAnswered`` unless ``skip_answered`` (auto-response).
+        """
+        now = self._ctx.clock.now()
+        try:
+            async with self._ctx.db.write() as session:
+                row = await session.get(
+                    InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
+                )
+                if row is None:
+                    raise NotFound(f"invitation {invitation_id} not found")
+                if auto_response_note is not None:
+                    row.auto_response_due_at = None
+                    row.auto_response_note = auto_response_note
+                if row.status != InvitationStatus.PENDING.value:
+                    if skip_answered:
+                        return InvitationView.of(row)
+                    raise Conflict(
+                        f"invitation {invitation_id} is {row.status}: answers are closed"
+                    )
+                fresh = self._fresh_answers(row, answers, skip_answered)
+                for answer in fresh:
+                    session.add(
+                        DeviceAnswerRow(
+                            invitation_id=row.id,
+                            device_id=answer.device_id,
+                            answer=answer.answer.value,
+                            committed_kw=answer.committed_kw,
+                            source=answer.source.value,
+                            reason=answer.reason,
+                            answered_at=now,
+                        )
+                    )
+                await session.flush()
+                event = self._decide(session, row, fresh, now)
+                for answer in fresh:
+                    self._ctx.announce(
+                        session,
+                        "invitation_answered",
+                        invitation_id=row.id,
+                        device_id=answer.device_id,
+                        response=answer.answer.value,
+                        committed_kw=answer.committed_kw,
+                        source=answer.source.value,
+                        invitation_status=row.status,
+                        event_id=row.event_id,
+                    )
+                if event is not None:
+                    announce_scheduled(self._ctx, session, event)
+                await session.flush()
+                row = await self._load(session, row.id)
+                view = InvitationView.of(row)
+        except IntegrityError as err:
+            if "device_answers" in str(err.orig):
+                raise AlreadyAnswered("a device in this request has already answered") from err
+            raise
+        await self._after_change(invitation_id)
+        return view
+
+    def _fresh_answers(
+        self, row: InvitationRow, answers: Sequence[DeviceAnswer], skip_answered: bool
+    ) -> list[DeviceAnswer]:
+        invited = [d.device_id for d in row.devices]
+        for i, answer in enumerate(answers):
+            prefix = f"answers.{i}." if len(answers) > 1 else ""
+            validate_answer(answer, invited, prefix)
+        seen = {a.device_id for a in row.answers}
+        fresh: list[DeviceAnswer] = []
+        for answer in answers:
+            if answer.device_id in seen:
+                if skip_answered:
+                    continue
+                raise AlreadyAnswered(f"device {answer.device_id} has already answered")
+            seen.add(answer.device_id)
+            fresh.append(answer)
+        return fresh
+
+    def _decide(
+        self,
+        session: AsyncSession,
+        row: InvitationRow,
+        fresh: Sequence[DeviceAnswer],
+        now: datetime,
+    ) -> EventRow | None:
+        """Apply the policy's decision, if the answers now reach one; the new event if any."""
+        answers = {
+            a.device_id: DeviceAnswer(a.device_id, Answer(a.answer), a.committed_kw)
+            for a in row.answers
+        }
+        answers.update({a.device_id: a for a in fresh})
+        policy = AnswerPolicy(row.answer_policy, row.partial_min_share)
+        decision = decide([d.device_id for d in row.devices], answers, row.target_kw, policy)
+        if decision is None:
+            return None
+        accepted = decision.outcome is DecisionOutcome.SCHEDULE
+        trigger = InvitationTrigger.ACCEPT if accepted else InvitationTrigger.DECLINE
+        row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
+        row.response = (Response.YES if accepted else Response.NO).value
+        row.decided_at = now
+        row.decision_reason = decision.reason
+        row.auto_response_due_at = None
+        event = None
+        if accepted:
+            event = stage_event(
+                self._ctx,
+                session,
+                start_time=row.event_time,
+                duration_minutes=row.duration_minutes,
+                target_kw=row.target_kw,
+                devices=[(a.device_id, a.committed_kw) for a in decision.participants],
+                invitation_id=row.id,
+            )
+            row.event_id = event.id
+        logger.info("invitation %s decided: %s (%s)", row.id, row.status, decision.reason)
+        return event if accepted else None
+
+    async def expire_overdue(self) -> int:
+        """Expire pending invitations whose event time has come without a decision."""
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            rows = (
+                await session.scalars(
+                    select(InvitationRow)
+                    .where(
+                        InvitationRow.status == InvitationStatus.PENDING.value,
+                        InvitationRow.event_time <= now,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                row.status = next_invitation_status(
+                    InvitationStatus(row.status), InvitationTrigger.EXPIRE
+                ).value
+                row.response = Response.NO.value
+                row.decided_at = now
+                row.decision_reason = "the event time came before the answers decided"
+                row.auto_response_due_at = None
+                self._ctx.announce(session, "invitation_expired", invitation_id=row.id)
+        for row in rows:
+            await self._after_change(row.id)
+        return len(rows)
+
+    async def due_auto_responses(self) -> list[str]:
+        now = self._ctx.clock.now()
+        async with self._ctx.db.read() as session:
+            ids = await session.scalars(
+                select(InvitationRow.id)
+                .where(
+                    InvitationRow.status == InvitationStatus.PENDING.value,
+                    InvitationRow.auto_response_due_at <= now,
+                )
+                .order_by(InvitationRow.auto_response_due_at)
+            )
+            return list(ids)
+
+    async def count_pending(self) -> int:
+        async with self._ctx.db.read() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(InvitationRow)
+                .where(InvitationRow.status == InvitationStatus.PENDING.value)
+            )
+            return int(count or 0)
+
+    async def _load(self, session: AsyncSession, invitation_id: str) -> InvitationRow:
+        row = await session.get(
+            InvitationRow, invitation_id, options=_INVITATION_LOADS, populate_existing=True
+        )
+        if row is None:  # pragma: no cover - loaded in the same transaction
+            raise NotFound(f"invitation {invitation_id} not found")
+        return row
+
+    async def _after_change(self, invitation_id: str) -> None:
+        await self._cache.invalidate(f"invitation:{invitation_id}")
+        await self._ctx.publisher.flush()

@@ -1,0 +1,246 @@
+"""What the services return: read models, serialised as the admin API's JSON."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from gateway.db.models import (
+    AutoResponseConfigRow,
+    DeviceAnswerRow,
+    DeviceRow,
+    EventRow,
+    InvitationRow,
+)
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class DeviceView(View):
+    id: str
+    ven_id: str | None
+    resource_id: str | None
+    timezone: str
+    created_at: AwareDatetime
+
+    @classmethod
+    def of(cls, row: DeviceRow) -> DeviceView:
+        return cls(
+            id=row.id,
+            ven_id=row.ven_id,
+            resource_id=row.resource_id,
+            timezone=row.timezone,
+            created_at=row.created_at,
+        )
+
+
+class AnswerView(View):
+    device_id: str
+    answer: str
+    committed_kw: float
+    source: str
+    reason: str | None
+    answered_at: AwareDatetime
+
+    @classmethod
+    def of(cls, row: DeviceAnswerRow) -> AnswerView:
+        return cls(
+            device_id=row.device_id,
+            answer=row.answer,
+            committed_kw=row.committed_kw,
+            source=row.source,
+            reason=row.reason,
+            answered_at=row.answered_at,
+        )
+
+
+class AutoResponseState(View):
+    due_at: AwareDatetime | None
+    note: str | None
+
+
+class InvitationView(View):
+    id: str
+    created_at: AwareDatetime
+    event_time: AwareDatetime
+    end_time: AwareDatetime
+    duration_minutes: int
+    load_kwh: float
+    load_percentage: float
+    target_kw: float
+    status: str
+    response: str
+    answer_policy: str
+    decided_at: AwareDatetime | None
+    decision_reason: str | None
+    devices: list[str]
+    answers: list[AnswerView]
+    auto_response: AutoResponseState
+    event_id: str | None
+
+    @classmethod
+    def of(cls, row: InvitationRow) -> InvitationView:
+        return cls(
+            id=row.id,
+            created_at=row.created_at,
+            event_time=row.event_time,
+            end_time=row.event_time + timedelta(minutes=row.duration_minutes),
+            duration_minutes=row.duration_minutes,
+            load_kwh=row.load_kwh,
+            load_percentage=row.load_percentage,
+            target_kw=row.target_kw,
+            status=row.status,
+            response=row.response,
+            answer_policy=row.answer_policy,
+            decided_at=row.decided_at,
+            decision_reason=row.decision_reason,
+            devices=[d.device_id for d in row.devices],
+            answers=[AnswerView.of(a) for a in row.answers],
+            auto_response=AutoResponseState(
+                due_at=row.auto_response_due_at, note=row.auto_response_note
+            ),
+            event_id=row.event_id,
+        )
+
+
+class EventDeviceView(View):
+    device_id: str
+    committed_kw: float | None
+    baseline_kw: float | None
+    average_reduction_kw: float | None
+    energy_reduction_kwh: float | None
+    coverage: float | None
+    note: str | None
+
+
+class EventResults(View):
+    average_reduction_kw: float | None
+    energy_reduction_kwh: float | None
+    coverage: float | None
+    gap_seconds: float | None
+
+
+class EventView(View):
+    id: str
+    invitation_id: str | None
+    status: str
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    duration_minutes: float
+    target_kw: float
+    target_kwh: float
+    devices: list[EventDeviceView]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    started_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+    late_start_seconds: float | None
+    cancel_reason: str | None
+    results: EventResults
+    live: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, row: EventRow, live: dict[str, Any] | None = None) -> EventView:
+        return cls(
+            id=row.id,
+            invitation_id=row.invitation_id,
+            status=row.status,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            duration_minutes=(row.end_time - row.start_time).total_seconds() / 60,
+            target_kw=row.target_kw,
+            target_kwh=row.target_kwh,
+            devices=[
+                EventDeviceView(
+                    device_id=d.device_id,
+                    committed_kw=d.committed_kw,
+                    baseline_kw=d.baseline_kw,
+                    average_reduction_kw=d.average_reduction_kw,
+                    energy_reduction_kwh=d.energy_reduction_kwh,
+                    coverage=d.coverage,
+                    note=d.note,
+                )
+                for d in row.devices
+            ],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            late_start_seconds=row.late_start_seconds,
+            cancel_reason=row.cancel_reason,
+            results=EventResults(
+                average_reduction_kw=row.average_reduction_kw,
+                energy_reduction_kwh=row.energy_reduction_kwh,
+                coverage=row.coverage,
+                gap_seconds=row.gap_seconds,
+            ),
+            live=live,
+        )
+
+
+class AutoResponseConfigView(View):
+    enabled: bool
+    max_reduction_percentage: float
+    response_delay_seconds: int
+    min_notice_minutes: int
+    updated_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, row: AutoResponseConfigRow) -> AutoResponseConfigView:
+        return cls(
+            enabled=row.enabled,
+            max_reduction_percentage=row.max_reduction_percentage,
+            response_delay_seconds=row.response_delay_seconds,
+            min_notice_minutes=row.min_notice_minutes,
+            updated_at=row.updated_at,
+        )
+
+
+class InstructionsView(View):
+    device_id: str
+    timezone: str
+    instructions: dict[str, str]
+    updated_at: AwareDatetime | None
+
+
+class DeviceFlexibilityView(View):
+    device_id: str
+    timezone: str
+    local_hour: int
+    instruction: str
+    current_kw: float | None
+    available_kw: float | None
+    missing_reason: str | None
+
+
+class FlexibilityView(View):
+    taken_at: AwareDatetime
+    total_available_kw: float
+    devices_missing_reading: int
+    devices: list[DeviceFlexibilityView]
+
+
+class FlexibilitySnapshotView(View):
+    taken_at: AwareDatetime
+    total_available_kw: float
+    devices_missing_reading: int
+
+
+class AnalyticsView(View):
+    period_days: int
+    period_start: AwareDatetime
+    events_by_status: dict[str, int]
+    completed_events: int
+    events_with_results: int
+    total_energy_reduction_kwh: float
+    total_target_kwh: float
+    energy_achievement_rate: float | None
+    average_reduction_kw: float | None
+    average_target_kw: float | None
+    power_achievement_rate: float | None
+    average_duration_minutes: float | None
+    average_coverage: float | None

@@ -1,0 +1,167 @@
+"""Gateway settings: defaults < TOML file < environment variables (``GATEWAY_*``).
+
+Every setting is a flat key in ``config/gateway.toml`` and has an environment variable of the
+same name in capitals with the ``GATEWAY_`` prefix (``database_url`` -> ``GATEWAY_DATABASE_URL``).
+Unknown keys in the file are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "GATEWAY_"
+DEFAULT_CONFIG_FILE = Path("config/gateway.toml")
+
+AnswerPolicyName = Literal["all", "partial"]
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names each bad setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # Storage
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="dr:", min_length=1, max_length=64)
+
+    # HTTP
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+    auth_reads: bool = False
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+
+    # Demand-response rules
+    default_duration_minutes: int = Field(default=59, ge=1, le=1440)
+    answer_policy: AnswerPolicyName = "all"
+    partial_min_share: float = Field(default=0.8, gt=0.0, le=1.0)
+    power_max_age_seconds: float = Field(default=15.0, gt=0.0)
+
+    # Background work
+    invitation_cache_ttl_seconds: int = Field(default=60, ge=0, le=86_400)
+    flexibility_snapshot_interval_seconds: int = Field(default=900, ge=0)
+    worker_interval_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
+
+    # Executor
+    executor_enabled: bool = True
+    cadence_seconds: float = Field(default=5.0, ge=0.05, le=3600)
+    baseline_window_minutes: float = Field(default=15.0, ge=0, le=1440)
+    stale_after_seconds: float | None = Field(default=None, gt=0)
+    progress_every_samples: int = Field(default=10, ge=1, le=100_000)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        url = value.strip()
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        if url.startswith("sqlite://"):
+            url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value.strip()
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: explicit arguments, then GATEWAY_* variables, then the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @property
+    def executor_stale_after_seconds(self) -> float:
+        """A reading older than this is missing for the executor (default 3 cadences)."""
+        return self.stale_after_seconds or 3 * self.cadence_seconds
+
+    @property
+    def dr_events_channel(self) -> str:
+        return f"{self.redis_prefix}dr_events"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config_file`` (default ``config/gateway.toml`` if it exists) and env.
+
+    Raises ``SettingsError`` naming each bad setting.
+    """
+    path = config_file
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        if not path.is_file():
+            raise SettingsError(f"config file {path} does not exist")
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise SettingsError(f"config file {path} is not valid TOML: {err}") from err
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    try:
+        return FileSettings(**overrides)
+    except ValidationError as err:
+        raise SettingsError(describe_validation_error(err)) from err
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    lines = []
+    for problem in err.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "(settings)"
+        env_name = ENV_PREFIX + name.upper()
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {name!r}")
+        else:
+            lines.append(f"invalid setting {name} (env {env_name}): {problem['msg']}")
+    return "; ".join(lines)

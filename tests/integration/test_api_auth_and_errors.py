@@ -1,0 +1,421 @@
+"""Auth on the admin API, and the JSON error answers for malformed or oversized requests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.http.routes import ROUTES
+from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes
+
+WWW_AUTHENTICATE = 'Bearer realm="oadr-gateway"'
+
+# One valid body per write route, so that with the token each request would succeed.
+# Path parameters are filled in from the ids made by the `world` fixture.
+WRITE_BODIES: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
+    ("POST", "/api/devices"): lambda ids: {"id": "new-dev", "timezone": "Europe/Paris"},
+    ("PUT", "/api/devices/{device_id}/instructions"): lambda ids: {
+        "instructions": {"0": "participation"}
+    },
+    ("POST", "/api/invitations"): lambda ids: {
+        "event_time": in_minutes(180),
+        "duration_minutes": 30,
+        "load_kwh": 2.0,
+        "devices": ["dev-1"],
+    },
+    ("POST", "/api/invitations/{invitation_id}/answers"): lambda ids: {
+        "device_id": "dev-1",
+        "answer": "YES",
+        "committed_kw": 1.0,
+    },
+    ("POST", "/api/events"): lambda ids: {
+        "start_time": in_minutes(90),
+        "duration_minutes": 15,
+        "devices": ["dev-1"],
+        "target_kw": 1.0,
+    },
+    ("POST", "/api/events/{event_id}/cancel"): lambda ids: {"reason": "not needed"},
+    ("PUT", "/api/auto-response"): lambda ids: {"enabled": True, "max_reduction_percentage": 50.0},
+}
+
+WRITE_ROUTES = [(r.method, r.path) for r in ROUTES if r.method not in ("GET", "HEAD")]
+READ_ROUTES = [r.path for r in ROUTES if r.method == "GET"]
+
+BAD_AUTHORIZATIONS: list[dict[str, str]] = [
+    {},
+    {"Authorization": "Bearer wrong-token-0123456789abcdef"},
+    {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+    {"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"},
+    {"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"},
+    {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    {"Authorization": ADMIN_TOKEN},
+    {"Authorization": "Bearer "},
+    {"Authorization": "Bearer"},
+    {"Authorization": ""},
+    {"X-Admin-Token": ADMIN_TOKEN},
+]
+BAD_AUTH_IDS = [
+    "none",
+    "wrong",
+    "longer",
+    "shorter",
+    "upper-case",
+    "basic",
+    "no-scheme",
+    "empty-bearer",
+    "bare-bearer",
+    "empty-header",
+    "other-header",
+]
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    return path.format(**ids)
+
+
+@pytest.fixture
+async def world(api: Api) -> dict[str, str]:
+    """One device pair, one pending invitation and one scheduled event."""
+    await api.device("dev-1")
+    await api.device("dev-2")
+    invitation = await api.invite(["dev-1", "dev-2"])
+    event = await api.post(
+        "/api/events",
+        {
+            "start_time": in_minutes(60),
+            "duration_minutes": 30,
+            "devices": ["dev-2"],
+            "target_kw": 2.0,
+        },
+        status=201,
+    )
+    return {"device_id": "dev-1", "invitation_id": invitation["id"], "event_id": event["id"]}
+
+
+async def state_of(api: Api, ids: dict[str, str]) -> dict[str, Any]:
+    """Everything a write route could change, read over the API."""
+    return {
+        "devices": await api.get("/api/devices"),
+        "instructions": await api.get(f"/api/devices/{ids['device_id']}/instructions"),
+        "invitations": await api.get("/api/invitations"),
+        "invitation": await api.get(f"/api/invitations/{ids['invitation_id']}"),
+        "events": await api.get("/api/events"),
+        "auto_response": await api.get("/api/auto-response"),
+    }
+
+
+async def settle(api: Api, dr_events: ChannelRecorder) -> int:
+    """Make a marker change and wait for its message; every earlier message has arrived."""
+    marker = f"marker-{uuid.uuid4().hex[:10]}"
+    await api.device(marker)
+    await dr_events.wait_for(lambda ms: any(m.get("device_id") == marker for m in ms))
+    return len(dr_events.messages)
+
+
+def test_every_write_route_has_a_body_here() -> None:
+    assert sorted(WRITE_ROUTES) == sorted(WRITE_BODIES)
+    assert len(WRITE_ROUTES) == 7
+
+
+@pytest.mark.parametrize("headers", BAD_AUTHORIZATIONS, ids=BAD_AUTH_IDS)
+@pytest.mark.parametrize(("method", "path"), WRITE_ROUTES)
+async def test_write_without_a_valid_token_is_401_and_changes_nothing(
+    api: Api,
+    dr_events: ChannelRecorder,
+    world: dict[str, str],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+) -> None:
+    body = WRITE_BODIES[(method, path)](world)
+    url = fill(path, world)
+    mark = await settle(api, dr_events)
+    before = await state_of(api, world)
+
+    resp = await api.client.request(method, url, json=body, headers=headers)
+    data = await resp.json()
+    assert resp.status == 401, data
+    assert resp.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+    assert resp.content_type == "application/json"
+    assert data["error"] == "unauthorized"
+    assert isinstance(data["message"], str)
+    assert data["message"]
+    assert "fields" not in data
+    assert ADMIN_TOKEN not in data["message"]
+
+    assert await state_of(api, world) == before
+    seen = await settle(api, dr_events)
+    assert [m["event"] for m in dr_events.messages[mark:seen]] == ["device_registered"]
+
+    # The same request with the token goes through: the 401 was about the token only.
+    ok = await api.client.request(method, url, json=body, headers=AUTH)
+    assert ok.status in (200, 201), await ok.json()
+    assert await state_of(api, world) != before
+
+
+@pytest.mark.parametrize("path", READ_ROUTES)
+async def test_reads_need_no_token_by_default(
+    client: TestClient[Any, Any], world: dict[str, str], path: str
+) -> None:
+    resp = await client.get(fill(path, world))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert "error" not in data
+
+
+@pytest.mark.parametrize("settings_overrides", [{"auth_reads": True}])
+@pytest.mark.parametrize("path", READ_ROUTES)
+async def test_reads_need_the_token_with_auth_reads(
+    client: TestClient[Any, Any], world: dict[str, str], path: str
+) -> None:
+    url = fill(path, world)
+    if path == "/health":
+        resp = await client.get(url)
+        assert resp.status == 200, await resp.json()
+        return
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789abcdef"}):
+        resp = await client.get(url, headers=headers)
+        data = await resp.json()
+        assert resp.status == 401, data
+        assert resp.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+        assert data["error"] == "unauthorized"
+    resp = await client.get(url, headers=AUTH)
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert "error" not in data
+
+
+@pytest.mark.parametrize("settings_overrides", [{"auth_reads": True}])
+async def test_health_and_openapi_stay_open_with_auth_reads(
+    client: TestClient[Any, Any],
+) -> None:
+    health = await client.get("/health")
+    assert health.status == 200
+    assert (await health.json())["status"] == "ok"
+    doc = await client.get("/api/openapi.json")
+    assert doc.status == 200
+    assert (await doc.json())["openapi"] == "3.1.0"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"auth_reads": True}])
+async def test_auth_reads_still_protects_writes(client: TestClient[Any, Any], api: Api) -> None:
+    resp = await client.post("/api/devices", json={"id": "d"})
+    assert resp.status == 401
+    assert (await api.client.get("/api/devices", headers=AUTH)).status == 200
+    listed = await (await api.client.get("/api/devices", headers=AUTH)).json()
+    assert listed == {"count": 0, "items": []}
+
+
+# --------------------------------------------------------------------------- bad bodies
+
+
+BODY_ROUTES = [
+    ("POST", "/api/devices"),
+    ("POST", "/api/invitations"),
+    ("POST", "/api/events"),
+    ("PUT", "/api/auto-response"),
+    ("PUT", "/api/devices/{device_id}/instructions"),
+    ("POST", "/api/invitations/{invitation_id}/answers"),
+    ("POST", "/api/events/{event_id}/cancel"),
+]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "dev-9"',
+        b"{id: 'dev-9'}",
+        b'{"id": "dev-9",}',
+        b"not json at all",
+        b'{"id": "dev-9"} trailing',
+        b"\xff\xfe{}",
+    ],
+    ids=["unterminated", "js-style", "trailing-comma", "text", "trailing-garbage", "bad-utf8"],
+)
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_malformed_json_is_400_invalid_json(
+    api: Api, world: dict[str, str], method: str, path: str, raw: bytes
+) -> None:
+    before = await state_of(api, world)
+    resp = await api.client.request(
+        method,
+        fill(path, world),
+        data=raw,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    data = await resp.json()
+    assert resp.status == 400, data
+    assert data["error"] == "invalid_json"
+    assert data["message"]
+    assert await state_of(api, world) == before
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'[{"id": "dev-9"}]', b'"dev-9"', b"42", b"null", b"true"])
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_json_that_is_not_an_object_is_400(
+    api: Api, world: dict[str, str], method: str, path: str, raw: bytes
+) -> None:
+    before = await state_of(api, world)
+    resp = await api.client.request(
+        method,
+        fill(path, world),
+        data=raw,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    data = await resp.json()
+    assert resp.status == 400, data
+    assert data["error"] == "invalid_json"
+    assert "object" in data["message"]
+    assert await state_of(api, world) == before
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"\n\t"], ids=["empty", "spaces", "whitespace"])
+@pytest.mark.parametrize(
+    ("method", "path"), [r for r in BODY_ROUTES if not r[1].endswith("/cancel")]
+)
+async def test_empty_body_is_400(
+    api: Api, world: dict[str, str], method: str, path: str, raw: bytes
+) -> None:
+    before = await state_of(api, world)
+    resp = await api.client.request(
+        method,
+        fill(path, world),
+        data=raw,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    data = await resp.json()
+    assert resp.status == 400, data
+    assert data["error"] == "invalid_json"
+    assert await state_of(api, world) == before
+
+
+async def test_cancel_accepts_an_empty_body(api: Api, world: dict[str, str]) -> None:
+    resp = await api.client.post(f"/api/events/{world['event_id']}/cancel", headers=AUTH)
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["status"] == "cancelled"
+    assert data["cancel_reason"] == "cancelled by operator"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_body_bytes": 2048}])
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_body_over_max_body_bytes_is_413_json(
+    api: Api, world: dict[str, str], method: str, path: str
+) -> None:
+    before = await state_of(api, world)
+    raw = b'{"id": "' + b"a" * 4096 + b'"}'
+    resp = await api.client.request(
+        method,
+        fill(path, world),
+        data=raw,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert resp.status == 413
+    assert resp.content_type == "application/json"
+    data = await resp.json()
+    assert data["error"] == "request_entity_too_large"
+    assert isinstance(data["message"], str)
+    assert data["message"]
+    assert await state_of(api, world) == before
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_body_bytes": 2048}])
+async def test_body_just_under_max_body_bytes_is_read(api: Api) -> None:
+    compact = json.dumps({"id": "dev-big", "timezone": "UTC"})
+    body = compact + " " * (2000 - len(compact))  # JSON allows trailing whitespace
+    assert len(body.encode()) == 2000
+    resp = await api.client.post(
+        "/api/devices", data=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert resp.status == 201, await resp.json()
+
+
+# --------------------------------------------------------------------------- routing errors
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/nothing", "/nothing", "/api/devices/dev-1/nothing", "/api", "/api/devices/"]
+)
+async def test_unknown_route_is_404_json(client: TestClient[Any, Any], path: str) -> None:
+    resp = await client.get(path)
+    assert resp.status == 404
+    assert resp.content_type == "application/json"
+    data = await resp.json()
+    assert data["error"] == "not_found"
+    assert data["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/invitations/x/answers"),
+        ("GET", "/api/events/x/cancel"),
+        ("DELETE", "/api/devices"),
+        ("PATCH", "/api/auto-response"),
+        ("PUT", "/api/invitations"),
+        ("POST", "/health"),
+        ("DELETE", "/api/openapi.json"),
+    ],
+)
+async def test_wrong_method_is_405_json(
+    client: TestClient[Any, Any], method: str, path: str
+) -> None:
+    resp = await client.request(method, path, headers=AUTH)
+    assert resp.status == 405
+    assert resp.content_type == "application/json"
+    data = await resp.json()
+    assert data["error"] == "method_not_allowed"
+    assert data["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/api/invitations/x/answers", {"POST"}),
+        ("DELETE", "/api/devices", {"GET", "POST"}),
+        ("PATCH", "/api/auto-response", {"GET", "PUT"}),
+    ],
+)
+async def test_405_names_the_allowed_methods(
+    client: TestClient[Any, Any], method: str, path: str, allowed: set[str]
+) -> None:
+    # RFC 9110, 15.5.6: a 405 response MUST carry an Allow header.
+    resp = await client.request(method, path, headers=AUTH)
+    assert resp.status == 405
+    assert "Allow" in resp.headers, dict(resp.headers)
+    given = {m.strip() for m in resp.headers["Allow"].split(",")} - {"HEAD"}
+    assert given == allowed
+
+
+async def test_unknown_id_is_404_json(api: Api) -> None:
+    for path in (
+        "/api/devices/ghost",
+        "/api/devices/ghost/instructions",
+        f"/api/invitations/{uuid.uuid4()}",
+        f"/api/events/{uuid.uuid4()}",
+    ):
+        data = await api.get(path, status=404)
+        assert data["error"] == "not_found"
+        assert "fields" not in data
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def test_health_reports_database_and_redis(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/health")
+    assert resp.status == 200
+    data = await resp.json()
+    assert data["status"] == "ok"
+    assert data["database"]["ok"] is True
+    assert data["redis"]["ok"] is True
+    assert data == {
+        "status": "ok",
+        "database": {"ok": True, "detail": None},
+        "redis": {"ok": True, "detail": None},
+    }

@@ -1,0 +1,47 @@
+"""No accepted change loses its dr_events message: with Redis down, messages wait in the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from gateway.bus.outbox import OutboxPublisher
+from gateway.db.models import OutboxRow
+from gateway.services.container import Services
+from gateway.settings import Settings
+from tests.support import Api, ChannelRecorder, free_port
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # Nothing listens there: Redis is "down" for this gateway.
+    return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+
+
+async def _queued(services: Services) -> int:
+    async with services.db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+
+
+async def test_changes_are_accepted_and_announced_once_redis_is_back(
+    api: Api, services: Services, redis: Redis, settings: Settings, dr_events: ChannelRecorder
+) -> None:
+    health = await api.get("/health", status=503)
+    assert health["status"] == "degraded"
+    assert health["database"]["ok"] is True
+    assert health["redis"]["ok"] is False
+
+    await api.device("dev-1")
+    inv = await api.invite(["dev-1"])
+    assert (await api.get(f"/api/invitations/{inv['id']}"))["status"] == "pending"
+    assert await _queued(services) == 2
+    assert dr_events.messages == []
+
+    # Redis is back (here: a publisher on the same database that reaches the real Redis).
+    assert await OutboxPublisher(services.db, redis).flush() == 2
+    await dr_events.wait_for(lambda ms: len(ms) == 2)
+    assert [m["event"] for m in dr_events.messages] == ["device_registered", "invitation_created"]
+    assert await _queued(services) == 0

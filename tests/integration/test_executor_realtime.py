@@ -1,0 +1,94 @@
+"""Real time, short cadence: the start is on time and every sample lands on its instant."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from gateway.app import build_executor
+from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
+from gateway.services.container import Services
+from gateway.settings import Settings
+from tests.support import Api, power_json
+
+CADENCE = 0.1
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"cadence_seconds": CADENCE, "baseline_window_minutes": 0.01}
+
+
+async def test_start_within_a_second_and_samples_within_100_ms_of_their_instant(
+    api: Api, services: Services, redis: Redis, settings: Settings
+) -> None:
+    await api.device("d1")
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    end = start + timedelta(seconds=3)
+    event_id = str(uuid.uuid4())
+    async with services.db.write() as session:
+        now = datetime.now(UTC)
+        session.add(
+            EventRow(
+                id=event_id, created_at=now, updated_at=now, start_time=start, end_time=end,
+                status="scheduled", target_kw=4.0, target_kwh=4.0 * 3 / 3600,
+                devices=[EventDeviceRow(device_id="d1", position=0)],
+            )
+        )  # fmt: skip
+
+    async def play() -> None:
+        while True:
+            now = datetime.now(UTC)
+            kw = 6.0 if now >= start else 10.0
+            await redis.set(f"{settings.redis_prefix}power:d1", power_json(kw, now))
+            await asyncio.sleep(0.01)
+
+    executor = build_executor(services)
+    live: list[dict[str, Any]] = []
+    tasks = [asyncio.create_task(play()), asyncio.create_task(executor.run())]
+    try:
+        for _ in range(150):  # up to 15 s, polling as a user of the API would
+            view = await services.events.get(event_id)
+            if view.status == "completed":
+                break
+            if view.status == "active" and view.live and view.live["sample_index"] >= 5:
+                live.append(view.live)
+            await asyncio.sleep(0.1)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await executor.close()
+
+    done = await api.get(f"/api/events/{event_id}")
+    assert done["status"] == "completed"
+    late = datetime.fromisoformat(done["started_at"]) - start
+    assert timedelta(0) <= late < timedelta(seconds=1)
+    async with services.db.read() as session:
+        samples = (
+            await session.scalars(
+                select(EventSampleRow).where(
+                    EventSampleRow.event_id == event_id, EventSampleRow.phase == "event"
+                )
+            )
+        ).all()
+    assert len(samples) == 30
+    for sample in samples:
+        due = start + timedelta(seconds=sample.sample_index * CADENCE)
+        assert abs((sample.sampled_at - due).total_seconds()) <= 0.1, sample.sample_index
+    assert live, "GET /api/events/{id} showed no live state while the event ran"
+    assert live[-1]["current_reduction_kw"] == pytest.approx(4.0)
+    assert live[-1]["device_power_kw"] == {"d1": 6.0}
+    assert live[-1]["devices_total"] == 1
+    assert done["live"] is None  # gone once the event ended
+    results = done["results"]
+    assert results["average_reduction_kw"] == pytest.approx(4.0, rel=0.05)
+    assert results["energy_reduction_kwh"] == pytest.approx(4.0 * 3 / 3600, rel=0.05)
