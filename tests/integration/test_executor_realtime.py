@@ -18,7 +18,7 @@ from gateway.services.container import Services
 from gateway.settings import Settings
 from tests.support import Api, power_json
 
-CADENCE = 0.1
+CADENCE = 0.2
 
 
 @pytest.fixture
@@ -80,7 +80,11 @@ async def test_start_within_a_second_and_samples_within_100_ms_of_their_instant(
                 )
             )
         ).all()
-    assert len(samples) == 30
+    # 15 instants. A sample more than half a cadence late is skipped (a gap), never taken
+    # late; on a loaded CI machine one such stall may happen, two would be a fault.
+    indices = sorted(sample.sample_index for sample in samples)
+    assert set(indices) <= set(range(15))
+    assert len(indices) >= 14, indices
     for sample in samples:
         due = start + timedelta(seconds=sample.sample_index * CADENCE)
         assert abs((sample.sampled_at - due).total_seconds()) <= 0.1, sample.sample_index
