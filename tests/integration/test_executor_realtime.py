@@ -46,7 +46,8 @@ async def test_start_within_a_second_and_samples_within_100_ms_of_their_instant(
     async def play() -> None:
         while True:
             now = datetime.now(UTC)
-            kw = 6.0 if now >= start else 10.0
+            # The drop lands just before the start, so the sample at the start sees it.
+            kw = 6.0 if now >= start - timedelta(milliseconds=50) else 10.0
             await redis.set(f"{settings.redis_prefix}power:d1", power_json(kw, now))
             await asyncio.sleep(0.01)
 
