@@ -1,4 +1,5 @@
-"""The ``oadr-gateway`` command: ``run``, ``db upgrade``, ``db current``, ``config show``."""
+"""The ``oadr-gateway`` command: ``run``, ``db upgrade``, ``db current``, ``config show``,
+``certs init``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway import __version__
 from gateway.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_CONFIG = 2
+EXIT_USAGE = 2
 logger = logging.getLogger("gateway")
 
 
@@ -35,7 +37,61 @@ def _parser() -> argparse.ArgumentParser:
         dest="config_command", required=True
     )
     config.add_parser("show", help="print the settings in force (secrets hidden)")
+    certs = commands.add_parser("certs", help="certificates for OpenADR over TLS").add_subparsers(
+        dest="certs_command", required=True
+    )
+    init = certs.add_parser(
+        "init",
+        help="create a development CA, VTN and VEN certificates (no settings needed)",
+        description="Create a development PKI for OpenADR over mutual TLS in DIR: ca.crt/ca.key, "
+        "vtn.crt/vtn.key and ven-NAME.crt/ven-NAME.key, and print the certificates' "
+        "OpenADR fingerprints. Not for production.",
+    )
+    init.add_argument(
+        "directory",
+        metavar="DIR",
+        type=Path,
+        nargs="?",
+        default=Path("certs"),
+        help="where to write the files (default: certs)",
+    )
+    vens = init.add_mutually_exclusive_group()
+    vens.add_argument(
+        "--vens",
+        metavar="N",
+        type=_count,
+        default=1,
+        help="make N VEN certificates named ven1..venN (default: 1)",
+    )
+    vens.add_argument(
+        "--ven",
+        metavar="NAME",
+        action="append",
+        dest="ven_names",
+        help="make a VEN certificate with this name (repeatable; instead of --vens)",
+    )
+    init.add_argument(
+        "--key-type", choices=("rsa", "ec"), default="ec", help="rsa 2048 or ec P-256 (default)"
+    )
+    init.add_argument(
+        "--host",
+        metavar="NAME",
+        action="append",
+        dest="hosts",
+        help="a DNS name or IP address of the VTN (repeatable; default: localhost and 127.0.0.1)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
+
+
+def _count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value!r}")
+    return count
 
 
 def _configure_logging(level: str) -> None:
@@ -50,6 +106,8 @@ def _configure_logging(level: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "certs":  # needs no settings: works before any configuration exists
+        return _certs_init(args)
     try:
         settings = load_settings(args.config)
     except SettingsError as err:
@@ -88,6 +146,50 @@ def _run(settings: Settings) -> int:
     except OSError as err:
         print(f"oadr-gateway: cannot serve: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _certs_init(args: argparse.Namespace) -> int:
+    from gateway.security.certs import DEFAULT_VTN_HOSTNAMES, PkiExistsError, init_dev_pki
+
+    ven_names = args.ven_names or [f"ven{i}" for i in range(1, args.vens + 1)]
+    try:
+        pki = init_dev_pki(
+            args.directory,
+            ven_names=ven_names,
+            key_type=args.key_type,
+            vtn_hostnames=args.hosts or DEFAULT_VTN_HOSTNAMES,
+            overwrite=args.force,
+        )
+    except PkiExistsError as err:
+        print(f"oadr-gateway: {err} (use --force to replace them)", file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(f"oadr-gateway: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"oadr-gateway: cannot write certificates: {err}", file=sys.stderr)
+        return 1
+
+    rows = [("role", "name", "certificate", "key", "fingerprint")]
+    rows.append(("ca", "-", str(pki.ca_cert), str(pki.ca_key), "-"))
+    rows.append(("vtn", pki.vtn.name, str(pki.vtn.cert), str(pki.vtn.key), pki.vtn.fingerprint))
+    for ven in pki.vens:
+        rows.append(("ven", ven.name, str(ven.cert), str(ven.key), ven.fingerprint))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    print(
+        f"Development PKI ({args.key_type}) in {pki.directory}, "
+        f"valid until {pki.not_valid_after:%Y-%m-%d}. Not for production."
+    )
+    print()
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    print()
+    print(f"VTN: serve with {pki.vtn.cert} and {pki.vtn.key}; verify VENs with {pki.ca_cert}.")
+    print(f"VEN: connect with its ven-NAME.crt/.key, trust {pki.ca_cert} and the VTN fingerprint.")
+    print("Give each VEN's fingerprint to the VTN, and the VTN's fingerprint to the VENs.")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Security helpers: certificates and keys for OpenADR over mutual TLS."""
