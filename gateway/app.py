@@ -18,6 +18,7 @@ from gateway.bus.cache import ViewCache
 from gateway.bus.connection import open_redis
 from gateway.bus.outbox import OutboxPublisher
 from gateway.bus.power import RedisPowerReader
+from gateway.bus.power_bridge import PowerChannelBridge
 from gateway.clock import Clock, SystemClock
 from gateway.db import migrate
 from gateway.db.engine import Database
@@ -36,7 +37,9 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.vens import VenService
 from gateway.settings import Settings
+from gateway.vtn.wiring import Vtn, vtn_lifecycle
 from gateway.workers import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -69,10 +72,12 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
     power = RedisPowerReader(
         redis, settings.redis_prefix, timedelta(seconds=settings.power_max_age_seconds)
     )
+    events = EventService(ctx, redis, settings.redis_prefix, settings.cadence_seconds)
     invitations = InvitationService(
         ctx,
         AnswerPolicy(settings.answer_policy, settings.partial_min_share),
         ViewCache(redis, settings.redis_prefix, settings.invitation_cache_ttl_seconds),
+        events,
     )
     return Services(
         settings=settings,
@@ -82,10 +87,11 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
         publisher=publisher,
         devices=DeviceService(ctx),
         invitations=invitations,
-        events=EventService(ctx, redis, settings.redis_prefix, settings.cadence_seconds),
+        events=events,
         auto_response=AutoResponseService(ctx, invitations, power),
         flexibility=FlexibilityService(ctx, power),
         analytics=AnalyticsService(ctx),
+        vens=VenService(ctx),
     )
 
 
@@ -107,6 +113,13 @@ def build_executor(services: Services, owner: str | None = None) -> Executor:
     return Executor(ctx, power, services.redis, settings.redis_prefix, config, owner)
 
 
+VTN = web.AppKey("vtn", Vtn)
+
+
+async def _vtn_handler(request: web.Request) -> web.StreamResponse:
+    return await request.app[VTN].endpoint.handle(request)
+
+
 def build_app(
     settings: Settings,
     *,
@@ -125,6 +138,8 @@ def build_app(
         worker: asyncio.Task[None] | None = None
         executor: Executor | None = None
         executor_task: asyncio.Task[None] | None = None
+        bridge_task: asyncio.Task[None] | None = None
+        vtn_context: AsyncIterator[Vtn] | None = None
         try:
             await migrate.upgrade(db)
             redis = await open_redis(settings.redis_url, Path(settings.data_dir))
@@ -133,12 +148,25 @@ def build_app(
             logger.info("database %s, Redis %s", db.describe(), redis.description)
             if run_workers:
                 worker = asyncio.create_task(BackgroundWorker(services).run(), name="workers")
+            if run_workers:
+                bridge = PowerChannelBridge(redis.client, settings.redis_prefix)
+                bridge_task = asyncio.create_task(bridge.run(), name="power-channel")
+            if settings.vtn_enabled:
+                vtn_context = vtn_lifecycle(settings, services)
+                app[VTN] = await anext(vtn_context)
             if run_workers and settings.executor_enabled:
                 executor = build_executor(services)
                 app[EXECUTOR] = executor
                 executor_task = asyncio.create_task(executor.run(), name="executor")
             yield
         finally:
+            if vtn_context is not None:
+                with contextlib.suppress(StopAsyncIteration):
+                    await anext(vtn_context)
+            if bridge_task is not None:
+                bridge_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bridge_task
             if executor_task is not None:
                 executor_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -155,4 +183,7 @@ def build_app(
 
     app.cleanup_ctx.append(resources)
     setup_routes(app)
+    if settings.vtn_enabled and settings.vtn_port is None:
+        path = f"{settings.vtn_path_prefix.rstrip('/')}/{{service}}"
+        app.router.add_post(path, _vtn_handler)
     return app

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,7 +67,59 @@ class Settings(BaseSettings):
     stale_after_seconds: float | None = Field(default=None, gt=0)
     progress_every_samples: int = Field(default=10, ge=1, le=100_000)
 
+    # Downstream OpenADR 2.0b VTN
+    vtn_enabled: bool = True
+    vtn_id: str = Field(default="oadr-gateway", min_length=1, max_length=128)
+    vtn_port: int | None = Field(default=None, ge=1, le=65535)
+    vtn_path_prefix: str = Field(default="/OpenADR2/Simple/2.0b", pattern=r"^/[A-Za-z0-9/._-]*$")
+    open_enrollment: bool = False
+    vtn_poll_interval_seconds: float = Field(default=10.0, ge=1.0, le=86_400)
+    vtn_near_minutes: float = Field(default=60.0, ge=0, le=1440)
+    vtn_market_context: str = Field(default="oadr://oadr-gateway/program", min_length=1)
+    vtn_priority: int = Field(default=1, ge=0, le=2**31 - 1)
+    vtn_test_events: bool = False
+    vtn_report_sampling_seconds: float = Field(default=10.0, ge=1.0, le=3600)
+    vtn_tls_cert: Path | None = None
+    vtn_tls_key: Path | None = None
+    vtn_tls_ca: Path | None = None
+    vtn_signing_cert: Path | None = None
+    vtn_signing_key: Path | None = None
+    vtn_require_signatures: bool | None = None
+    vtn_client_cert_header: str | None = Field(default=None, min_length=1, max_length=128)
+    vtn_replay_window_seconds: float = Field(default=300.0, ge=1.0, le=86_400)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _check_vtn_tls(self) -> Settings:
+        tls = (self.vtn_tls_cert, self.vtn_tls_key, self.vtn_tls_ca)
+        if any(tls) and not all(tls):
+            raise ValueError("vtn_tls_cert, vtn_tls_key and vtn_tls_ca go together")
+        if all(tls) and self.vtn_port is None:
+            raise ValueError("vtn_port: mutual TLS needs the VTN on its own port")
+        for name in ("vtn_tls_cert", "vtn_tls_key", "vtn_tls_ca", "vtn_signing_cert",
+                     "vtn_signing_key"):  # fmt: skip
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} is not a file")
+        return self
+
+    @property
+    def vtn_tls(self) -> bool:
+        return self.vtn_tls_cert is not None
+
+    @property
+    def vtn_signing_files(self) -> tuple[Path, Path] | None:
+        cert = self.vtn_signing_cert or self.vtn_tls_cert
+        key = self.vtn_signing_key or self.vtn_tls_key
+        return (cert, key) if cert is not None and key is not None else None
+
+    @property
+    def vtn_signatures_required(self) -> bool:
+        """Signed messages are required over TLS (or behind a proxy) unless turned off."""
+        if self.vtn_require_signatures is not None:
+            return self.vtn_require_signatures
+        return self.vtn_tls or self.vtn_client_cert_header is not None
 
     @field_validator("database_url")
     @classmethod

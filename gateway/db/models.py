@@ -219,3 +219,94 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class VenRow(Base):
+    """A VEN: provisioned through the admin API (or enrolled freely) and its registration."""
+
+    __tablename__ = "vens"
+
+    ven_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    provisioned: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    registration_id: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[datetime | None]
+    poll_frequency_seconds: Mapped[float | None] = mapped_column(Float)
+    profile_name: Mapped[str | None] = mapped_column(String(16))
+    transport_name: Mapped[str | None] = mapped_column(String(32))
+    http_pull_model: Mapped[bool | None] = mapped_column(Boolean)
+    xml_signature: Mapped[bool | None] = mapped_column(Boolean)
+    report_only: Mapped[bool | None] = mapped_column(Boolean)
+    last_seen_at: Mapped[datetime | None]
+    # What the VEN was last told of its events: eventID -> [modificationNumber, status].
+    delivered_events: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class VenReportRow(Base):
+    """One data point (rID) a VEN offered in oadrRegisterReport."""
+
+    __tablename__ = "ven_reports"
+    __table_args__ = (UniqueConstraint("ven_id", "report_specifier_id", "r_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    report_specifier_id: Mapped[str] = mapped_column(String(128))
+    r_id: Mapped[str] = mapped_column(String(128))
+    report_name: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    item_description: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(32))
+    scale: Mapped[str | None] = mapped_column(String(16))
+    registered_at: Mapped[datetime]
+
+
+class VenReportRequestRow(Base):
+    """A report the gateway asked a VEN for (oadrCreateReport)."""
+
+    __tablename__ = "ven_report_requests"
+
+    report_request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"), index=True)
+    report_specifier_id: Mapped[str] = mapped_column(String(128))
+    report_name: Mapped[str] = mapped_column(String(64))
+    r_ids: Mapped[list[str]] = mapped_column(JSON)
+    granularity_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class VenMessageRow(Base):
+    """A message waiting for the VEN's next oadrPoll (pull model), kept until delivered."""
+
+    __tablename__ = "ven_messages"
+    __table_args__ = (Index("ix_ven_messages_ven_id_delivered_at", "ven_id", "delivered_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class VenOptRow(Base):
+    """An opt (EiOpt) a VEN sent: optOut/optIn of resources, for an event or a time span."""
+
+    __tablename__ = "ven_opts"
+
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True
+    )
+    opt_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    opt_type: Mapped[str] = mapped_column(String(16))
+    opt_reason: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(128))
+    modification_number: Mapped[int | None] = mapped_column(Integer)
+    resource_ids: Mapped[list[str]] = mapped_column(JSON)
+    device_ids: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]

@@ -22,12 +22,18 @@ class InvitationTrigger(StrEnum):
     ACCEPT = "accept"  # the answers decided for the event
     DECLINE = "decline"  # the answers decided against it
     EXPIRE = "expire"  # the event time came before the answers decided
+    CANCEL = "cancel"  # the operator (or the upstream VTN) called it off
+    MODIFY = "modify"  # its terms changed: the devices are asked again
 
 
 INVITATION_TRANSITIONS: dict[tuple[InvitationStatus, InvitationTrigger], InvitationStatus] = {
     (InvitationStatus.PENDING, InvitationTrigger.ACCEPT): InvitationStatus.SCHEDULED,
     (InvitationStatus.PENDING, InvitationTrigger.DECLINE): InvitationStatus.CANCELLED,
     (InvitationStatus.PENDING, InvitationTrigger.EXPIRE): InvitationStatus.EXPIRED,
+    (InvitationStatus.PENDING, InvitationTrigger.CANCEL): InvitationStatus.CANCELLED,
+    (InvitationStatus.SCHEDULED, InvitationTrigger.CANCEL): InvitationStatus.CANCELLED,
+    (InvitationStatus.PENDING, InvitationTrigger.MODIFY): InvitationStatus.PENDING,
+    (InvitationStatus.SCHEDULED, InvitationTrigger.MODIFY): InvitationStatus.PENDING,
 }
 
 

@@ -23,8 +23,11 @@ from gateway.http.schemas import (
     HealthBody,
     HealthPart,
     InstructionsUpdate,
+    InvitationCancel,
     InvitationCreate,
+    InvitationModify,
     InvitationQuery,
+    VenCreate,
 )
 from gateway.services.container import Services
 from gateway.services.invitations import InvitationState
@@ -104,6 +107,40 @@ async def create_invitation(request: web.Request) -> web.Response:
     if view.auto_response.due_at is not None and view.auto_response.due_at <= services.clock.now():
         view = await services.auto_response.respond(view.id) or view
     return json_view(view, status=201)
+
+
+async def modify_invitation(request: web.Request) -> web.Response:
+    body = await read_body(request, InvitationModify)
+    services = _services(request)
+    request_ = InvitationRequest(
+        event_time=body.event_time,
+        duration_minutes=_duration_or_default(body.duration_minutes, services),
+        load_kwh=body.load_kwh,
+        load_percentage=body.load_percentage,
+        device_ids=tuple(body.devices),
+    )
+    invitation_id = request.match_info["invitation_id"]
+    return json_view(await services.invitations.modify(invitation_id, request_))
+
+
+async def cancel_invitation(request: web.Request) -> web.Response:
+    body = await read_optional_body(request, InvitationCancel)
+    invitation_id = request.match_info["invitation_id"]
+    return json_view(await _services(request).invitations.cancel(invitation_id, body.reason))
+
+
+async def create_ven(request: web.Request) -> web.Response:
+    body = await read_body(request, VenCreate)
+    view = await _services(request).vens.provision(body.name, body.fingerprint, body.ven_id)
+    return json_view(view, status=201)
+
+
+async def list_vens(request: web.Request) -> web.Response:
+    return json_items(await _services(request).vens.all())
+
+
+async def get_ven(request: web.Request) -> web.Response:
+    return json_view(await _services(request).vens.get(request.match_info["ven_id"]))
 
 
 async def get_invitation(request: web.Request) -> web.Response:

@@ -40,6 +40,33 @@ class InvitationCreate(Body):
     devices: list[str] = Field(max_length=10_000)
 
 
+class VenCreate(Body):
+    name: str = NAME
+    fingerprint: str | None = Field(
+        default=None,
+        description="the VEN certificate's OpenADR fingerprint (AA:BB:... 10 bytes); "
+        "required for a VEN that talks TLS",
+    )
+    ven_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="default: generated",
+    )  # fmt: skip
+
+
+class InvitationModify(Body):
+    event_time: AwareDatetime
+    duration_minutes: int | None = Field(
+        default=None, description="default: the configured default_duration_minutes (59)"
+    )
+    load_kwh: float = Field(default=0.0, description="energy to shed over the event, kWh")
+    load_percentage: float = Field(default=0.0, description="share of load to shed, 0-100 %")
+    devices: list[str] = Field(max_length=10_000)
+
+
+class InvitationCancel(Body):
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class AnswerCreate(Body):
     device_id: str = NAME
     answer: Literal["YES", "NO"]

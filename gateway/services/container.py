@@ -15,6 +15,7 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.vens import VenService
 from gateway.settings import Settings
 
 
@@ -31,3 +32,4 @@ class Services:
     auto_response: AutoResponseService
     flexibility: FlexibilityService
     analytics: AnalyticsService
+    vens: VenService

@@ -149,41 +149,46 @@ class EventService:
 
     async def cancel(self, event_id: str, reason: str | None) -> EventView:
         """Cancel a scheduled or active event; an illegal move raises and changes nothing."""
-        now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await session.get(
-                EventRow,
-                event_id,
-                options=[selectinload(EventRow.devices)],
-                with_for_update=True,
-            )
-            if row is None:
-                raise NotFound(f"event {event_id} not found")
-            previous = EventStatus(row.status)
-            row.status = next_event_status(previous, EventTrigger.CANCEL).value
-            row.cancel_reason = reason or "cancelled by operator"
-            row.updated_at = now
-            results: dict[str, float | None] = {}
-            if previous is EventStatus.ACTIVE and row.started_at is not None:
-                # The executor's samples are all stored: the totals up to now are final.
-                row.ended_at = now
-                past = await replay(
-                    samples_of(session, row.id),
-                    len(row.devices),
-                    self._cadence,
-                    row.started_at,
-                )
-                if past.meter is not None:
-                    result = past.meter.result(now)
-                    apply_results(row, result)
-                    results = totals(result, row)
-            self._ctx.announce(
-                session,
-                "event_cancelled",
-                event_id=row.id,
-                previous_status=previous.value,
-                reason=row.cancel_reason,
-                **results,
-            )
+            row = await self.stage_cancel(session, event_id, reason or "cancelled by operator")
         await self._ctx.publisher.flush()
         return EventView.of(row)
+
+    async def stage_cancel(self, session: AsyncSession, event_id: str, reason: str) -> EventRow:
+        """Cancel an event inside the caller's transaction, keeping its totals up to now."""
+        now = self._ctx.clock.now()
+        row = await session.get(
+            EventRow,
+            event_id,
+            options=[selectinload(EventRow.devices)],
+            with_for_update=True,
+        )
+        if row is None:
+            raise NotFound(f"event {event_id} not found")
+        previous = EventStatus(row.status)
+        row.status = next_event_status(previous, EventTrigger.CANCEL).value
+        row.cancel_reason = reason
+        row.updated_at = now
+        results: dict[str, float | None] = {}
+        if previous is EventStatus.ACTIVE and row.started_at is not None:
+            # The executor's samples are all stored: the totals up to now are final.
+            row.ended_at = now
+            past = await replay(
+                samples_of(session, row.id),
+                len(row.devices),
+                self._cadence,
+                row.started_at,
+            )
+            if past.meter is not None:
+                result = past.meter.result(now)
+                apply_results(row, result)
+                results = totals(result, row)
+        self._ctx.announce(
+            session,
+            "event_cancelled",
+            event_id=row.id,
+            previous_status=previous.value,
+            reason=row.cancel_reason,
+            **results,
+        )
+        return row

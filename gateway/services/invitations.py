@@ -5,21 +5,29 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.bus.cache import ViewCache
-from gateway.db.models import DeviceAnswerRow, EventRow, InvitationDeviceRow, InvitationRow
+from gateway.db.models import (
+    DeviceAnswerRow,
+    EventDeviceRow,
+    EventRow,
+    InvitationDeviceRow,
+    InvitationRow,
+)
 from gateway.domain.auto_response import AutoResponseConfig, plan_auto_response
 from gateway.domain.errors import AlreadyAnswered, Conflict, NotFound
 from gateway.domain.invitations import (
     Answer,
     AnswerPolicy,
+    AnswerSource,
     DecisionOutcome,
     DeviceAnswer,
     InvitationRequest,
@@ -28,10 +36,16 @@ from gateway.domain.invitations import (
     validate_answer,
     validate_invitation,
 )
-from gateway.domain.lifecycle import InvitationStatus, InvitationTrigger, next_invitation_status
+from gateway.domain.lifecycle import (
+    OPEN_EVENT_STATUSES,
+    EventStatus,
+    InvitationStatus,
+    InvitationTrigger,
+    next_invitation_status,
+)
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
-from gateway.services.events import announce_scheduled, stage_event
+from gateway.services.events import EventService, announce_scheduled, stage_event
 from gateway.services.views import InvitationView
 
 logger = logging.getLogger(__name__)
@@ -45,11 +59,24 @@ class InvitationState(StrEnum):
     ANSWERED = "answered"
 
 
+@dataclass(frozen=True)
+class VenAnswerOutcome:
+    """What became of a VEN's answer for its devices in one invitation."""
+
+    recorded: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    refused: str | None = None  # why the answer could not change, when it could not
+
+
 class InvitationService:
-    def __init__(self, ctx: ServiceContext, policy: AnswerPolicy, cache: ViewCache) -> None:
+    def __init__(
+        self, ctx: ServiceContext, policy: AnswerPolicy, cache: ViewCache, events: EventService
+    ) -> None:
         self._ctx = ctx
         self._policy = policy
         self._cache = cache
+        self._events = events
 
     async def create(
         self, request: InvitationRequest, auto_config: AutoResponseConfig
@@ -195,6 +222,218 @@ class InvitationService:
             raise
         await self._after_change(invitation_id)
         return view
+
+    async def modify(self, invitation_id: str, request: InvitationRequest) -> InvitationView:
+        """Change an invitation's time, load or devices: bumps its modification number.
+
+        The devices are asked again: their answers are cleared. A scheduled invitation whose
+        event has not started goes back to pending and its event is cancelled (superseded);
+        one whose event has started can only be cancelled.
+        """
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            row = await session.get(
+                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
+            )
+            if row is None:
+                raise NotFound(f"invitation {invitation_id} not found")
+            status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
+            known = await known_device_ids(session, request.device_ids)
+            validate_invitation(request, now, known)
+            if row.event_id is not None:
+                event = await session.get(EventRow, row.event_id)
+                if event is not None and event.status != EventStatus.SCHEDULED.value:
+                    raise Conflict(
+                        f"invitation {invitation_id}: its event is {event.status}; "
+                        "cancel it instead of modifying it"
+                    )
+                superseded = f"superseded by modification {row.modification_number + 1}"
+                await self._events.stage_cancel(session, row.event_id, superseded)
+                if event is not None:
+                    event.invitation_id = None
+                row.event_id = None
+            await session.execute(
+                delete(DeviceAnswerRow).where(DeviceAnswerRow.invitation_id == row.id)
+            )
+            await session.execute(
+                delete(InvitationDeviceRow).where(InvitationDeviceRow.invitation_id == row.id)
+            )
+            session.add_all(
+                InvitationDeviceRow(invitation_id=row.id, device_id=d, position=i)
+                for i, d in enumerate(request.device_ids)
+            )
+            row.status = status.value
+            row.response = Response.WAITING.value
+            row.decided_at = None
+            row.decision_reason = None
+            row.event_time = request.event_time
+            row.duration_minutes = request.duration_minutes
+            row.load_kwh = request.load_kwh
+            row.load_percentage = request.load_percentage
+            row.target_kw = request.target_kw
+            row.modification_number += 1
+            self._ctx.announce(
+                session,
+                "invitation_modified",
+                invitation_id=row.id,
+                modification_number=row.modification_number,
+                event_time=request.event_time.isoformat(),
+                duration_minutes=request.duration_minutes,
+                load_kwh=request.load_kwh,
+                load_percentage=request.load_percentage,
+                devices=list(request.device_ids),
+            )
+            await session.flush()
+            view = InvitationView.of(await self._load(session, row.id))
+        await self._after_change(invitation_id)
+        return view
+
+    async def cancel(self, invitation_id: str, reason: str | None) -> InvitationView:
+        """Call an invitation off; its event, scheduled or running, is cancelled with it."""
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            row = await session.get(
+                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
+            )
+            if row is None:
+                raise NotFound(f"invitation {invitation_id} not found")
+            status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
+            why = reason or "cancelled by operator"
+            if row.event_id is not None:
+                event = await session.get(EventRow, row.event_id)
+                if event is not None and EventStatus(event.status) in OPEN_EVENT_STATUSES:
+                    await self._events.stage_cancel(session, row.event_id, why)
+            row.status = status.value
+            row.response = Response.NO.value
+            row.decided_at = now
+            row.decision_reason = why
+            row.auto_response_due_at = None
+            row.modification_number += 1
+            self._ctx.announce(session, "invitation_cancelled", invitation_id=row.id, reason=why)
+            await session.flush()
+            view = InvitationView.of(await self._load(session, row.id))
+        await self._after_change(invitation_id)
+        return view
+
+    async def answer_from_ven(
+        self,
+        invitation_id: str,
+        device_ids: Sequence[str],
+        answer: Answer,
+        committed_kw: float,
+    ) -> VenAnswerOutcome:
+        """A VEN's optIn/optOut for its devices, through the same locked path as admin answers.
+
+        A repeated answer changes nothing. A different answer replaces the earlier one while
+        the invitation is pending. Once scheduled, only an opt-out is taken (its devices commit
+        0 kW from then on); anything else is refused and the earlier answer stands.
+        """
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            row = await session.get(
+                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
+            )
+            if row is None:
+                raise NotFound(f"invitation {invitation_id} not found")
+            existing = {a.device_id: a for a in row.answers}
+            unchanged = [d for d in device_ids if d in existing and existing[d].answer == answer]
+            fresh = [d for d in device_ids if d not in existing]
+            different = [d for d in device_ids if d in existing and existing[d].answer != answer]
+            pending = row.status == InvitationStatus.PENDING.value
+            if not pending and (fresh or different):
+                can_opt_out = answer is Answer.NO and row.status == InvitationStatus.SCHEDULED.value
+                if not can_opt_out:
+                    return VenAnswerOutcome(
+                        unchanged=tuple(unchanged),
+                        refused=f"invitation is {row.status}: the earlier answer stands",
+                    )
+                await self._opt_out_of_event(session, row, [*fresh, *different], now)
+                for device_id in different:
+                    existing[device_id].answer = Answer.NO.value
+                    existing[device_id].committed_kw = 0.0
+                    existing[device_id].source = AnswerSource.VEN.value
+                    existing[device_id].reason = "opted out after the invitation was scheduled"
+                    existing[device_id].answered_at = now
+                self._announce_ven(session, row, [*fresh, *different], answer, 0.0)
+                view_changed = tuple(different)
+                recorded = tuple(fresh)
+                for device_id in fresh:
+                    session.add(self._answer_row(row.id, device_id, answer, 0.0, now))
+            else:
+                kw = committed_kw if answer is Answer.YES else 0.0
+                for device_id in different:
+                    existing[device_id].answer = answer.value
+                    existing[device_id].committed_kw = kw
+                    existing[device_id].source = AnswerSource.VEN.value
+                    existing[device_id].answered_at = now
+                for device_id in fresh:
+                    session.add(self._answer_row(row.id, device_id, answer, kw, now))
+                await session.flush()
+                if fresh or different:
+                    row = await self._load(session, row.id)
+                    event = self._decide(session, row, [], now)
+                    self._announce_ven(session, row, [*fresh, *different], answer, kw)
+                    if event is not None:
+                        announce_scheduled(self._ctx, session, event)
+                view_changed = tuple(different)
+                recorded = tuple(fresh)
+        if recorded or view_changed:
+            await self._after_change(invitation_id)
+        return VenAnswerOutcome(recorded=recorded, unchanged=tuple(unchanged), changed=view_changed)
+
+    @staticmethod
+    def _answer_row(
+        invitation_id: str, device_id: str, answer: Answer, kw: float, now: datetime
+    ) -> DeviceAnswerRow:
+        return DeviceAnswerRow(
+            invitation_id=invitation_id,
+            device_id=device_id,
+            answer=answer.value,
+            committed_kw=kw,
+            source=AnswerSource.VEN.value,
+            answered_at=now,
+        )
+
+    def _announce_ven(
+        self,
+        session: AsyncSession,
+        row: InvitationRow,
+        device_ids: Sequence[str],
+        answer: Answer,
+        kw: float,
+    ) -> None:
+        for device_id in device_ids:
+            self._ctx.announce(
+                session,
+                "invitation_answered",
+                invitation_id=row.id,
+                device_id=device_id,
+                response=answer.value,
+                committed_kw=kw,
+                source=AnswerSource.VEN.value,
+                invitation_status=row.status,
+                event_id=row.event_id,
+            )
+
+    async def _opt_out_of_event(
+        self, session: AsyncSession, row: InvitationRow, device_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Devices leaving a scheduled event: they commit 0 kW and the target drops by theirs."""
+        if row.event_id is None:
+            return
+        event = await session.get(
+            EventRow, row.event_id, options=[selectinload(EventRow.devices)], with_for_update=True
+        )
+        if event is None or EventStatus(event.status) not in OPEN_EVENT_STATUSES:
+            return
+        leaving: list[EventDeviceRow] = [d for d in event.devices if d.device_id in device_ids]
+        for device in leaving:
+            event.target_kw = max(0.0, event.target_kw - (device.committed_kw or 0.0))
+            device.committed_kw = 0.0
+            device.note = f"opted out by its VEN at {now.isoformat()}"
+        duration_h = (event.end_time - event.start_time).total_seconds() / 3600
+        event.target_kwh = event.target_kw * duration_h
+        event.updated_at = now
 
     def _fresh_answers(
         self, row: InvitationRow, answers: Sequence[DeviceAnswer], skip_answered: bool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.db.models import (
     AutoResponseConfigRow,
@@ -13,6 +13,7 @@ from gateway.db.models import (
     DeviceRow,
     EventRow,
     InvitationRow,
+    VenRow,
 )
 
 
@@ -34,6 +35,38 @@ class DeviceView(View):
             ven_id=row.ven_id,
             resource_id=row.resource_id,
             timezone=row.timezone,
+            created_at=row.created_at,
+        )
+
+
+class VenView(View):
+    ven_id: str
+    name: str
+    fingerprint: str | None
+    provisioned: bool = Field(description="false: enrolled on its own (open_enrollment)")
+    registered: bool
+    registration_id: str | None
+    registered_at: AwareDatetime | None
+    poll_frequency_seconds: float | None
+    last_seen_at: AwareDatetime | None = Field(
+        description="last message from the VEN (kept every few seconds)"
+    )
+    devices: int
+    created_at: AwareDatetime
+
+    @classmethod
+    def of(cls, row: VenRow, devices: int) -> VenView:
+        return cls(
+            ven_id=row.ven_id,
+            name=row.name,
+            fingerprint=row.fingerprint,
+            provisioned=row.provisioned,
+            registered=row.registration_id is not None,
+            registration_id=row.registration_id,
+            registered_at=row.registered_at,
+            poll_frequency_seconds=row.poll_frequency_seconds,
+            last_seen_at=row.last_seen_at,
+            devices=devices,
             created_at=row.created_at,
         )
 

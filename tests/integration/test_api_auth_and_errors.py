@@ -28,6 +28,14 @@ WRITE_BODIES: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
         "load_kwh": 2.0,
         "devices": ["dev-1"],
     },
+    ("POST", "/api/vens"): lambda ids: {"name": "ven-new", "fingerprint": None},
+    ("PUT", "/api/invitations/{invitation_id}"): lambda ids: {
+        "event_time": in_minutes(200),
+        "duration_minutes": 20,
+        "load_kwh": 1.0,
+        "devices": ["dev-1"],
+    },
+    ("POST", "/api/invitations/{invitation_id}/cancel"): lambda ids: {"reason": "no longer needed"},
     ("POST", "/api/invitations/{invitation_id}/answers"): lambda ids: {
         "device_id": "dev-1",
         "answer": "YES",
@@ -94,7 +102,13 @@ async def world(api: Api) -> dict[str, str]:
         },
         status=201,
     )
-    return {"device_id": "dev-1", "invitation_id": invitation["id"], "event_id": event["id"]}
+    ven = await api.post("/api/vens", {"name": "ven-world"}, status=201)
+    return {
+        "device_id": "dev-1",
+        "invitation_id": invitation["id"],
+        "event_id": event["id"],
+        "ven_id": ven["ven_id"],
+    }
 
 
 async def state_of(api: Api, ids: dict[str, str]) -> dict[str, Any]:
@@ -106,6 +120,7 @@ async def state_of(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         "invitation": await api.get(f"/api/invitations/{ids['invitation_id']}"),
         "events": await api.get("/api/events"),
         "auto_response": await api.get("/api/auto-response"),
+        "vens": await api.get("/api/vens"),
     }
 
 
@@ -119,7 +134,7 @@ async def settle(api: Api, dr_events: ChannelRecorder) -> int:
 
 def test_every_write_route_has_a_body_here() -> None:
     assert sorted(WRITE_ROUTES) == sorted(WRITE_BODIES)
-    assert len(WRITE_ROUTES) == 7
+    assert len(WRITE_ROUTES) == 10
 
 
 @pytest.mark.parametrize("headers", BAD_AUTHORIZATIONS, ids=BAD_AUTH_IDS)

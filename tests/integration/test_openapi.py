@@ -52,6 +52,8 @@ def app_routes(client: TestClient[Any, Any]) -> set[tuple[str, str]]:
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
         assert path, info
+        if path.startswith("/OpenADR2/"):
+            continue  # the OpenADR VTN speaks XML by its own standard, not this document's
         found.add((route.method, path))
     return found
 
@@ -106,7 +108,7 @@ async def test_documented_operations_are_routed(
 
 async def test_write_routes_declare_security_and_401(doc: dict[str, Any]) -> None:
     writes = [(m, p, op) for m, p, op in operations(doc) if m not in ("GET", "HEAD")]
-    assert len(writes) == 7
+    assert len(writes) == 10
     for method, path, op in writes:
         assert op.get("security") == [{"bearer": []}], (method, path)
         assert "401" in op["responses"], (method, path)

@@ -23,6 +23,10 @@ ALLOWED_INVITATION_MOVES = [
     (InvitationStatus.PENDING, InvitationTrigger.ACCEPT, InvitationStatus.SCHEDULED),
     (InvitationStatus.PENDING, InvitationTrigger.DECLINE, InvitationStatus.CANCELLED),
     (InvitationStatus.PENDING, InvitationTrigger.EXPIRE, InvitationStatus.EXPIRED),
+    (InvitationStatus.PENDING, InvitationTrigger.CANCEL, InvitationStatus.CANCELLED),
+    (InvitationStatus.SCHEDULED, InvitationTrigger.CANCEL, InvitationStatus.CANCELLED),
+    (InvitationStatus.PENDING, InvitationTrigger.MODIFY, InvitationStatus.PENDING),
+    (InvitationStatus.SCHEDULED, InvitationTrigger.MODIFY, InvitationStatus.PENDING),
 ]
 
 ALLOWED_EVENT_MOVES = [

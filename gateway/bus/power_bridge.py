@@ -1,0 +1,94 @@
+"""Writes to the power bus: VEN telemetry, and readings published on ``{prefix}power``.
+
+External publishers send ``{"device_id": ..., "kw": ..., "ts": ...}`` on the channel; each
+valid message is written to the device's key, exactly as VEN telemetry is. A message that is
+not valid JSON, names no device, or has no finite kW and aware timestamp is dropped and
+counted, and never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.bus.power import power_key
+from gateway.domain.power import parse_power_message
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_SECONDS = 1.0
+MAX_DEVICE_ID = 128
+
+
+def power_json(kw: float, ts: datetime, source: str) -> str:
+    return json.dumps({"kw": kw, "ts": ts.isoformat(), "source": source})
+
+
+async def write_readings(
+    redis: Redis, prefix: str, readings: list[tuple[str, float, datetime]], source: str
+) -> None:
+    """One round trip for any number of readings."""
+    if not readings:
+        return
+    pipe = redis.pipeline(transaction=False)
+    for device_id, kw, ts in readings:
+        pipe.set(power_key(prefix, device_id), power_json(kw, ts, source))
+    await pipe.execute()
+
+
+def parse_channel_message(raw: bytes | str) -> tuple[str, float, datetime, str] | None:
+    """(device_id, kW, ts, source) of a valid ``{prefix}power`` message, else None."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(message, dict):
+        return None
+    device_id = message.get("device_id")
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= MAX_DEVICE_ID:
+        return None
+    reading = parse_power_message(device_id, raw)
+    if reading is None:
+        return None
+    return device_id, reading.kw, reading.ts, reading.source or "channel"
+
+
+class PowerChannelBridge:
+    """Subscribes to ``{prefix}power`` and writes each valid reading to its key."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.channel = f"{prefix}power"
+        self.written = 0
+        self.rejected = 0
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    if ready is not None:
+                        ready.set()
+                    async for message in pubsub.listen():
+                        await self._take(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as err:
+                logger.warning("power channel: %s; resubscribing", err)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _take(self, data: object) -> None:
+        parsed = parse_channel_message(data) if isinstance(data, bytes | str) else None
+        if parsed is None:
+            self.rejected += 1
+            logger.warning("power channel: dropped an invalid message: %.200r", data)
+            return
+        device_id, kw, ts, source = parsed
+        await write_readings(self._redis, self._prefix, [(device_id, kw, ts)], source)
+        self.written += 1

@@ -1,0 +1,232 @@
+"""The VTN's HTTP side: ``POST {prefix}/{service}``, authentication, and an OpenADR answer to
+everything. Client input never gets a 500: bad XML is a 400, anything that can be answered in
+OpenADR gets the right response code, and a database or Redis outage is a 503."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.clock import Clock
+from gateway.vtn.codec import Encoder, Incoming, MalformedXml, decode
+from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
+from gateway.vtn.service import PROFILES, Caller, Reply, VtnService, ok
+from gateway.vtn.signing import (
+    ReplayGuard,
+    fingerprint_from_header,
+    fingerprint_of_der,
+    verify_signature,
+)
+from gateway.vtn.state import VtnState
+
+logger = logging.getLogger(__name__)
+
+# Which messages each service endpoint takes (OpenADR 2.0b, simple HTTP).
+SERVICE_MESSAGES: dict[str, frozenset[str]] = {
+    "EiRegisterParty": frozenset({
+        "oadrQueryRegistration", "oadrCreatePartyRegistration", "oadrCancelPartyRegistration",
+        "oadrCanceledPartyRegistration", "oadrResponse",
+    }),
+    "EiEvent": frozenset({"oadrRequestEvent", "oadrCreatedEvent", "oadrResponse"}),
+    "EiReport": frozenset({
+        "oadrRegisterReport", "oadrCreatedReport", "oadrUpdateReport", "oadrCanceledReport",
+        "oadrRegisteredReport", "oadrCreateReport", "oadrCancelReport", "oadrResponse",
+    }),
+    "EiOpt": frozenset({"oadrCreateOpt", "oadrCancelOpt", "oadrResponse"}),
+    "OadrPoll": frozenset({"oadrPoll", "oadrResponse"}),
+}  # fmt: skip
+XML_TYPES = ("application/xml", "text/xml")
+
+
+class VtnEndpoint:
+    def __init__(
+        self,
+        service: VtnService,
+        state: VtnState,
+        encoder: Encoder,
+        replay: ReplayGuard,
+        clock: Clock,
+        *,
+        tls: bool,
+        client_cert_header: str | None,
+        signatures_required: bool,
+        max_body_bytes: int,
+    ) -> None:
+        self._service = service
+        self._state = state
+        self._encoder = encoder
+        self._replay = replay
+        self._clock = clock
+        self._tls = tls
+        self._header = client_cert_header
+        self._signatures_required = signatures_required
+        self._max_body = max_body_bytes
+        self.vtn_id = service.config.vtn_id
+
+    async def handle(self, request: web.Request) -> web.Response:
+        service = request.match_info.get("service", "")
+        if service not in SERVICE_MESSAGES:
+            return web.Response(status=404, text=f"no OpenADR service {service!r} here")
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type not in XML_TYPES:
+            return web.Response(status=415, text="Content-Type must be application/xml")
+        body = await request.content.read(self._max_body + 1)
+        if len(body) > self._max_body:
+            return web.Response(status=413, text=f"body larger than {self._max_body} bytes")
+        incoming: Incoming | None = None
+        try:
+            incoming = decode(body)
+            if incoming.message_type == "oadrResponse":
+                return web.Response(status=200, content_type="application/xml")
+            if incoming.message_type not in SERVICE_MESSAGES[service]:
+                raise OadrError(
+                    StatusCode.COMPLIANCE_ERROR,
+                    f"{incoming.message_type} is not taken at {service}",
+                )
+            response_type, payload = await self._dispatch(request, incoming)
+        except MalformedXml as err:
+            return web.Response(status=400, text=str(err))
+        except ReregistrationRequired as err:
+            return self._xml("oadrRequestReregistration", {"ven_id": err.ven_id})
+        except OadrError as err:
+            return self._error(err, incoming)
+        except (SQLAlchemyError, RedisError, OSError) as err:
+            logger.warning("VTN %s: a dependency is unavailable: %s", service, err)
+            return web.Response(status=503, text="the VTN's database or Redis is unavailable")
+        except Exception as err:  # never a 500 to a VEN: answer 469 and log for us
+            logger.exception("VTN %s: unexpected failure", service)
+            return self._error(
+                OadrError(StatusCode.DEPLOYMENT_ERROR_OR_OTHER_ERROR, type(err).__name__),
+                incoming,
+            )
+        return self._xml(response_type, payload)
+
+    async def _dispatch(self, request: web.Request, incoming: Incoming) -> Reply:
+        payload = incoming.payload
+        caller = Caller(self._fingerprint(request))
+        if (self._tls or self._header) and caller.fingerprint is None:
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "a client certificate is required"
+            )
+        vtn_id = payload.get("vtn_id")
+        if vtn_id is not None and vtn_id != self.vtn_id:
+            raise OadrError(StatusCode.INVALID_ID, f"vtnID {vtn_id} is not this VTN's")
+        message_type = incoming.message_type
+        if message_type == "oadrQueryRegistration":
+            await self._check_signature(incoming, caller.fingerprint)
+            return self._service.query_registration(payload)
+        if message_type == "oadrCreatePartyRegistration":
+            await self._check_signature(incoming, caller.fingerprint)
+            return await self._service.create_party_registration(payload, caller)
+        ven_id = payload.get("ven_id")
+        if not isinstance(ven_id, str) or not ven_id:
+            raise OadrError(StatusCode.INVALID_ID, f"{message_type} must carry a venID")
+        ven = await self._state.get(ven_id)
+        ven = self._service.require(ven, ven_id, message_type)
+        self._service.check_fingerprint(ven.record, caller)
+        await self._check_signature(incoming, ven.record.fingerprint or caller.fingerprint)
+        self._state.seen(ven_id)
+        handler = self._service.handlers.get(message_type)
+        if handler is None:
+            raise OadrError(
+                StatusCode.REPORT_NOT_SUPPORTED
+                if "Report" in message_type
+                else StatusCode.COMPLIANCE_ERROR,
+                f"this VTN does not take {message_type}",
+            )
+        return await handler(ven, payload)
+
+    def _fingerprint(self, request: web.Request) -> str | None:
+        if self._header:
+            value = request.headers.get(self._header)
+            return fingerprint_from_header(value) if value else None
+        if request.transport is None:
+            return None
+        ssl_object = request.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        return fingerprint_of_der(der) if der else None
+
+    async def _check_signature(self, incoming: Incoming, fingerprint: str | None) -> None:
+        if incoming.signed:
+            protect = verify_signature(incoming.tree, fingerprint)
+            await self._replay.check(protect, self._clock.now())
+        elif self._signatures_required:
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "messages to this VTN must be signed"
+            )
+
+    def _error(self, err: OadrError, incoming: Incoming | None) -> web.Response:
+        message_type = err.message_type or (incoming.message_type if incoming else None)
+        payload: dict[str, Any] = incoming.payload if incoming else {}
+        request_id = err.request_id or _request_id(payload)
+        ven_id = err.ven_id or _str(payload.get("ven_id"))
+        response = {
+            "response_code": int(err.code),
+            "response_description": err.description[:500],
+            "request_id": request_id,
+        }
+        logger.info("VTN refused %s from %s: %d %s", message_type, ven_id, err.code, err)
+        response_type, body = error_reply(message_type, response, ven_id, payload, self.vtn_id)
+        return self._xml(response_type, body)
+
+    def _xml(self, message_type: str, payload: dict[str, Any]) -> web.Response:
+        payload.setdefault("vtn_id", self.vtn_id)
+        return web.Response(
+            text=self._encoder.encode(message_type, payload), content_type="application/xml"
+        )
+
+
+def error_reply(
+    message_type: str | None,
+    response: dict[str, Any],
+    ven_id: str | None,
+    payload: dict[str, Any],
+    vtn_id: str,
+) -> tuple[str, dict[str, Any]]:
+    """The response type a refusal of ``message_type`` travels in, and its payload."""
+    if message_type in ("oadrCreatePartyRegistration", "oadrQueryRegistration"):
+        return "oadrCreatedPartyRegistration", {
+            "response": response, "vtn_id": vtn_id, "profiles": PROFILES,
+            "requested_oadr_poll_freq": timedelta(seconds=10),
+        }  # fmt: skip
+    if message_type == "oadrRequestEvent":
+        return "oadrDistributeEvent", {
+            "response": response, "request_id": response["request_id"], "vtn_id": vtn_id,
+            "events": [],
+        }  # fmt: skip
+    if message_type in ("oadrCreateOpt", "oadrCancelOpt"):
+        kind = "oadrCreatedOpt" if message_type == "oadrCreateOpt" else "oadrCanceledOpt"
+        return kind, {"response": response, "opt_id": _str(payload.get("opt_id")) or ""}
+    if message_type == "oadrCancelPartyRegistration":
+        return "oadrCanceledPartyRegistration", {
+            "response": response, "ven_id": ven_id,
+            "registration_id": _str(payload.get("registration_id")),
+        }  # fmt: skip
+    if message_type == "oadrRegisterReport":
+        return "oadrRegisteredReport", {
+            "response": response, "ven_id": ven_id, "report_requests": [],
+        }  # fmt: skip
+    if message_type == "oadrUpdateReport":
+        return "oadrUpdatedReport", {"response": response, "ven_id": ven_id}
+    return "oadrResponse", {"response": response, "ven_id": ven_id}
+
+
+def _str(value: object) -> str | None:
+    return value[:128] if isinstance(value, str) and value else None
+
+
+def _request_id(payload: dict[str, Any]) -> str | None:
+    value = payload.get("request_id")
+    if not value and isinstance(payload.get("response"), dict):
+        value = payload["response"].get("request_id")
+    return _str(value)
+
+
+__all__ = ["SERVICE_MESSAGES", "VtnEndpoint", "error_reply", "ok"]

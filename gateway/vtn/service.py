@@ -1,0 +1,596 @@
+"""The VTN's answer to each VEN message: registration, polls, events, opts and reports.
+
+Each handler gets the parsed payload of an authenticated message and returns the response
+type and payload; any refusal is an ``OadrError`` raised before anything was changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from openleadr import objects
+from redis.asyncio import Redis
+
+from gateway.bus.power_bridge import write_readings
+from gateway.clock import Clock
+from gateway.db.models import VenOptRow
+from gateway.domain.errors import GatewayError, NotFound
+from gateway.domain.invitations import Answer
+from gateway.domain.openadr import (
+    VenEvent,
+    after_delivery,
+    needs_distribute,
+    snapshot,
+    visible,
+)
+from gateway.services.invitations import InvitationService
+from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
+from gateway.vtn.state import VenState, VtnState
+from gateway.vtn.store import Registration, ReportPoint, VenRecord, VtnStore
+
+logger = logging.getLogger(__name__)
+
+Reply = tuple[str, dict[str, Any]]
+PROFILES = [{"profile_name": "2.0b", "transports": [{"transport_name": "simpleHttp"}]}]
+TELEMETRY_USAGE = "TELEMETRY_USAGE"
+TELEMETRY_STATUS = "TELEMETRY_STATUS"
+# Scales a VEN may report power in, as factors to kW.
+SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
+POWER_ITEMS = {"RealPower", "powerReal"}
+
+
+@dataclass(frozen=True)
+class VtnConfig:
+    vtn_id: str
+    poll_interval: timedelta
+    near_window: timedelta
+    market_context: str
+    priority: int
+    test_events: bool
+    report_sampling: timedelta
+    open_enrollment: bool
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the message, as far as the transport tells: the TLS client certificate."""
+
+    fingerprint: str | None
+
+
+def ok(request_id: str | None, description: str = "OK") -> dict[str, Any]:
+    return {"response_code": 200, "response_description": description, "request_id": request_id}
+
+
+class VtnService:
+    def __init__(
+        self,
+        config: VtnConfig,
+        store: VtnStore,
+        state: VtnState,
+        invitations: InvitationService,
+        redis: Redis,
+        prefix: str,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._state = state
+        self._invitations = invitations
+        self._redis = redis
+        self._prefix = prefix
+        self._clock = clock
+        self.handlers: dict[str, Callable[[VenState, dict[str, Any]], Awaitable[Reply]]] = {
+            "oadrPoll": self.poll,
+            "oadrRequestEvent": self.request_event,
+            "oadrCreatedEvent": self.created_event,
+            "oadrCreateOpt": self.create_opt,
+            "oadrCancelOpt": self.cancel_opt,
+            "oadrRegisterReport": self.register_report,
+            "oadrCreatedReport": self.created_report,
+            "oadrUpdateReport": self.update_report,
+            "oadrCanceledReport": self.canceled_report,
+            "oadrCancelPartyRegistration": self.cancel_party_registration,
+            "oadrCanceledPartyRegistration": self.canceled_party_registration,
+        }
+
+    # --- registration ---------------------------------------------------------------------
+    def query_registration(self, payload: dict[str, Any]) -> Reply:
+        return "oadrCreatedPartyRegistration", {
+            "response": ok(payload.get("request_id")),
+            "vtn_id": self.config.vtn_id,
+            "profiles": PROFILES,
+            "requested_oadr_poll_freq": self.config.poll_interval,
+        }
+
+    async def create_party_registration(self, payload: dict[str, Any], caller: Caller) -> Reply:
+        request_id = payload.get("request_id")
+        ven_id, name = payload.get("ven_id"), payload.get("ven_name")
+        record = await self._store.find_ven(
+            ven_id=ven_id, name=None if ven_id else name, fingerprint=None
+        )
+        if record is None and ven_id is None and caller.fingerprint is not None:
+            record = await self._store.find_ven(
+                ven_id=None, name=None, fingerprint=caller.fingerprint
+            )
+        if record is None:
+            if ven_id is not None:
+                raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
+            if not self.config.open_enrollment:
+                raise OadrError(
+                    StatusCode.NOT_REGISTERED_OR_AUTHORIZED,
+                    f"VEN {name!r} is not provisioned at this VTN",
+                )
+            if not isinstance(name, str) or not name.strip():
+                raise OadrError(StatusCode.INVALID_DATA, "oadrVenName is required to enroll")
+            if await self._store.find_ven(ven_id=None, name=name, fingerprint=None) is not None:
+                raise OadrError(StatusCode.INVALID_ID, f"VEN name {name!r} is taken")
+            record = await self._store.enroll(name[:128], caller.fingerprint, self._clock.now())
+        self.check_fingerprint(record, caller)
+        given = payload.get("registration_id")
+        if given is not None and record.registration_id not in (None, given):
+            raise OadrError(
+                StatusCode.INVALID_ID,
+                f"registrationID {given} is not this VEN's registration",
+            )
+        registration = Registration(
+            ven_name=str(name or record.name),
+            profile_name=_text(payload.get("profile_name"), 16),
+            transport_name=_text(payload.get("transport_name"), 32),
+            http_pull_model=_flag(payload.get("http_pull_model")),
+            xml_signature=_flag(payload.get("xml_signature")),
+            report_only=_flag(payload.get("report_only")),
+        )
+        if registration.http_pull_model is False:
+            raise OadrError(StatusCode.NOT_ALLOWED, "this VTN serves the HTTP pull model only")
+        registration_id = await self._store.register(
+            record.ven_id,
+            registration,
+            self.config.poll_interval.total_seconds(),
+            self._clock.now(),
+            keep_registration_id=given if given == record.registration_id else None,
+        )
+        await self._state.changed(record.ven_id)
+        logger.info("VEN %s (%s) registered: %s", record.ven_id, record.name, registration_id)
+        return "oadrCreatedPartyRegistration", {
+            "response": ok(request_id),
+            "ven_id": record.ven_id,
+            "registration_id": registration_id,
+            "vtn_id": self.config.vtn_id,
+            "profiles": PROFILES,
+            "requested_oadr_poll_freq": self.config.poll_interval,
+        }
+
+    def check_fingerprint(self, record: VenRecord, caller: Caller) -> None:
+        if caller.fingerprint is None:
+            return
+        if record.fingerprint is None:
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED,
+                f"no certificate fingerprint is provisioned for VEN {record.ven_id}",
+            )
+        if caller.fingerprint != record.fingerprint:
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED,
+                f"certificate {caller.fingerprint} is not the one provisioned for this VEN",
+            )
+
+    async def cancel_party_registration(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        given = payload.get("registration_id")
+        if given != ven.record.registration_id:
+            raise OadrError(StatusCode.INVALID_ID, f"registrationID {given} is not registered")
+        await self._store.deregister(ven.record.ven_id)
+        await self._state.changed(ven.record.ven_id)
+        return "oadrCanceledPartyRegistration", {
+            "response": ok(payload.get("request_id")),
+            "registration_id": given,
+            "ven_id": ven.record.ven_id,
+        }
+
+    async def canceled_party_registration(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        await self._store.deregister(ven.record.ven_id)
+        await self._state.changed(ven.record.ven_id)
+        return "oadrResponse", {"response": ok(_response_request_id(payload))}
+
+    # --- polls and events -----------------------------------------------------------------
+    async def poll(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        if ven.pending_messages:
+            queued = await self._store.take_next(ven.record.ven_id, self._clock.now())
+            await self._state.changed(ven.record.ven_id)
+            if queued is not None:
+                return queued.message_type, _revive(queued.payload)
+        now = self._clock.now()
+        shown = visible(ven.events, ven.record.delivered, now, self.config.near_window)
+        current = snapshot(shown, now, self.config.near_window)
+        if not needs_distribute(current, ven.record.delivered):
+            return "oadrResponse", {"response": ok(None)}
+        return await self._distribute(ven, shown, current, None)
+
+    async def request_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        now = self._clock.now()
+        shown = visible(ven.events, ven.record.delivered, now, self.config.near_window)
+        current = snapshot(shown, now, self.config.near_window)
+        limit = payload.get("reply_limit")
+        if isinstance(limit, int) and limit > 0:
+            shown = shown[:limit]
+            current = {k: v for k, v in current.items() if k in {e.event_id for e in shown}}
+        return await self._distribute(ven, shown, current, payload.get("request_id"))
+
+    async def _distribute(
+        self,
+        ven: VenState,
+        shown: list[VenEvent],
+        current: dict[str, list[object]],
+        request_id: str | None,
+    ) -> Reply:
+        now = self._clock.now()
+        delivered = after_delivery(current, ven.record.delivered, {e.event_id for e in ven.events})
+        await self._store.save_delivered(ven.record.ven_id, delivered)
+        await self._state.changed(ven.record.ven_id)
+        return "oadrDistributeEvent", {
+            "response": ok(request_id),
+            "request_id": uuid.uuid4().hex,
+            "vtn_id": self.config.vtn_id,
+            "events": [self._event(e, now) for e in shown],
+        }
+
+    def _event(self, event: VenEvent, now: datetime) -> objects.Event:
+        status = event.status(now, self.config.near_window).value
+
+        def interval(value: float) -> list[objects.Interval]:
+            return [objects.Interval(event.start, event.duration, signal_payload=value, uid=0)]
+
+        return objects.Event(
+            event_descriptor=objects.EventDescriptor(
+                event_id=event.event_id,
+                modification_number=event.modification_number,
+                market_context=self.config.market_context,
+                event_status=status,
+                created_date_time=event.created_at,
+                modification_date_time=now,
+                priority=self.config.priority,
+                test_event=self.config.test_events,
+            ),
+            active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
+            event_signals=[
+                objects.EventSignal(
+                    intervals=interval(float(event.simple_level)),
+                    signal_name="SIMPLE",
+                    signal_type="level",
+                    signal_id=f"{event.event_id}-simple",
+                    current_value=float(event.simple_level) if status == "active" else 0.0,
+                ),
+                objects.EventSignal(
+                    intervals=interval(round(event.dispatch_kw, 6)),
+                    signal_name="LOAD_DISPATCH",
+                    signal_type="delta",
+                    signal_id=f"{event.event_id}-dispatch",
+                    measurement=objects.Measurement(
+                        name="powerReal",
+                        description="RealPower",
+                        unit="W",
+                        scale="k",
+                        power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
+                    ),
+                    current_value=round(event.dispatch_kw, 6) if status == "active" else 0.0,
+                ),
+            ],
+            targets=[objects.Target(ven_id=event.ven_id)]
+            + [objects.Target(resource_id=r) for r in event.resource_ids],
+            response_required="always",
+        )
+
+    async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        responses = payload.get("event_responses") or []
+        if isinstance(responses, dict):
+            responses = [responses]
+        events = {e.event_id: e for e in ven.events}
+        plans: list[tuple[VenEvent, Answer]] = []
+        for response in responses:
+            event_id = response.get("event_id")
+            event = events.get(event_id) if isinstance(event_id, str) else None
+            if event is None:
+                raise OadrError(StatusCode.INVALID_ID, f"event {event_id} is not one of this VEN's")
+            if response.get("modification_number") != event.modification_number:
+                raise OadrError(
+                    StatusCode.OUT_OF_SEQUENCE,
+                    f"event {event_id} is at modification {event.modification_number}, "
+                    f"not {response.get('modification_number')}",
+                )
+            opt = response.get("opt_type")
+            if opt not in ("optIn", "optOut"):
+                raise OadrError(StatusCode.INVALID_DATA, f"optType {opt!r} is not optIn/optOut")
+            plans.append((event, Answer.YES if opt == "optIn" else Answer.NO))
+        notes = []
+        refused = []
+        for event, answer in plans:
+            outcome = await self._answer(event, event.device_ids, answer)
+            if outcome.refused:
+                refused.append(f"{event.event_id}: {outcome.refused}")
+            elif outcome.changed:
+                notes.append(f"{event.event_id}: answer changed to {answer.value}")
+        request_id = _response_request_id(payload)
+        if refused:
+            raise OadrError(StatusCode.NOT_ALLOWED, "; ".join(refused)[:500], request_id=request_id)
+        return "oadrResponse", {"response": ok(request_id, "; ".join(notes)[:500] or "OK")}
+
+    async def _answer(self, event: VenEvent, device_ids: tuple[str, ...], answer: Answer) -> Any:
+        try:
+            return await self._invitations.answer_from_ven(
+                event.event_id, device_ids, answer, event.per_device_kw
+            )
+        except NotFound as err:
+            raise OadrError(StatusCode.INVALID_ID, err.message) from err
+        except GatewayError as err:
+            raise OadrError(StatusCode.NOT_ALLOWED, err.message) from err
+
+    # --- opts -----------------------------------------------------------------------------
+    async def create_opt(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        opt_id = str(payload.get("opt_id") or "")[:128]
+        request_id = payload.get("request_id")
+        if not opt_id:
+            raise OadrError(StatusCode.INVALID_DATA, "optID is required")
+        existing = await self._store.opt(ven.record.ven_id, opt_id)
+        if existing is not None:  # a retried opt is acknowledged again, and changes nothing
+            return "oadrCreatedOpt", {"response": ok(request_id), "opt_id": opt_id}
+        opt_type = payload.get("opt_type")
+        if opt_type not in ("optIn", "optOut"):
+            raise OadrError(StatusCode.INVALID_DATA, f"optType {opt_type!r} is not optIn/optOut")
+        owned = await self._store.devices_of(ven.record.ven_id)
+        resources = _resource_ids(payload)
+        unknown = [r for r in resources if r not in owned]
+        if unknown:
+            raise OadrError(
+                StatusCode.TARGET_MISMATCH, f"resources not of this VEN: {', '.join(unknown)}"
+            )
+        event_id = payload.get("event_id")
+        note = None
+        device_ids: tuple[str, ...]
+        if event_id is not None:
+            event = next((e for e in ven.events if e.event_id == event_id), None)
+            if event is None:
+                raise OadrError(StatusCode.INVALID_ID, f"event {event_id} is not one of this VEN's")
+            device_ids = (
+                tuple(owned[r] for r in resources if owned[r] in event.device_ids)
+                if resources
+                else event.device_ids
+            )
+            if not device_ids:
+                raise OadrError(
+                    StatusCode.TARGET_MISMATCH, f"none of these resources is in event {event_id}"
+                )
+            answer = Answer.YES if opt_type == "optIn" else Answer.NO
+            outcome = await self._answer(event, device_ids, answer)
+            if outcome.refused:
+                raise OadrError(StatusCode.NOT_ALLOWED, outcome.refused, request_id=request_id)
+        else:
+            device_ids = tuple(owned[r] for r in resources) or tuple(owned.values())
+            note = "availability schedule stored; it applies to no invitation"
+        await self._store.save_opt(
+            VenOptRow(
+                ven_id=ven.record.ven_id, opt_id=opt_id, opt_type=opt_type,
+                opt_reason=str(payload.get("opt_reason") or "")[:32], event_id=event_id,
+                modification_number=payload.get("modification_number"),
+                resource_ids=resources, device_ids=list(device_ids), note=note,
+                created_at=self._clock.now(), cancelled_at=None,
+            )
+        )  # fmt: skip
+        return "oadrCreatedOpt", {"response": ok(request_id), "opt_id": opt_id}
+
+    async def cancel_opt(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        opt_id = str(payload.get("opt_id") or "")
+        if not await self._store.cancel_opt(ven.record.ven_id, opt_id, self._clock.now()):
+            raise OadrError(StatusCode.INVALID_ID, f"optID {opt_id!r} is not known")
+        return "oadrCanceledOpt", {"response": ok(payload.get("request_id")), "opt_id": opt_id}
+
+    # --- reports --------------------------------------------------------------------------
+    async def register_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        reports = payload.get("reports") or []
+        offered: list[tuple[str, ReportPoint]] = []
+        requests: list[tuple[str, str, str, list[str], float]] = []
+        specifiers: list[objects.ReportRequest] = []
+        granularity = self.config.report_sampling
+        for report in reports:
+            spec = str(report.get("report_specifier_id") or "")[:128]
+            name = str(report.get("report_name") or "").removeprefix("METADATA_")
+            if not spec:
+                raise OadrError(StatusCode.INVALID_DATA, "a report has no reportSpecifierID")
+            wanted: list[str] = []
+            for description in report.get("report_descriptions") or []:
+                point = _report_point(description, name)
+                if point is None:
+                    raise OadrError(StatusCode.INVALID_DATA, f"report {spec}: a point has no rID")
+                offered.append((spec, point))
+                if name == TELEMETRY_STATUS or (
+                    name == TELEMETRY_USAGE and point.item_description in POWER_ITEMS
+                ):
+                    wanted.append(point.r_id)
+            if wanted:
+                request_id = uuid.uuid4().hex
+                requests.append((request_id, spec, name, wanted, granularity.total_seconds()))
+                specifiers.append(
+                    objects.ReportRequest(
+                        report_request_id=request_id,
+                        report_specifier=objects.ReportSpecifier(
+                            report_specifier_id=spec,
+                            granularity=granularity,
+                            report_back_duration=granularity,
+                            specifier_payloads=[
+                                objects.SpecifierPayload(r_id=r, reading_type="Direct Read")
+                                for r in wanted
+                            ],
+                        ),
+                    )
+                )
+        create_report = None
+        if specifiers:
+            create_report = {
+                "request_id": uuid.uuid4().hex,
+                "ven_id": ven.record.ven_id,
+                "report_requests": [_plain(r) for r in specifiers],
+            }
+        await self._store.register_reports(
+            ven.record.ven_id, offered, requests, create_report, self._clock.now()
+        )
+        await self._state.changed(ven.record.ven_id)
+        return "oadrRegisteredReport", {
+            "response": ok(payload.get("request_id")),
+            "ven_id": ven.record.ven_id,
+            "report_requests": [],
+        }
+
+    async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        pending = payload.get("pending_reports") or []
+        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
+        await self._store.set_request_status(ven.record.ven_id, ids, "created", self._clock.now())
+        return "oadrResponse", {"response": ok(_response_request_id(payload))}
+
+    async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        pending = payload.get("pending_reports") or []
+        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
+        if payload.get("report_request_id"):
+            ids.append(str(payload["report_request_id"]))
+        await self._store.set_request_status(ven.record.ven_id, ids, "cancelled", self._clock.now())
+        return "oadrResponse", {"response": ok(_response_request_id(payload))}
+
+    async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        points = await self._store.report_points(ven.record.ven_id)
+        now = self._clock.now()
+        readings: list[tuple[str, float, datetime]] = []
+        statuses: list[str] = []
+        for report in payload.get("reports") or []:
+            for interval in report.get("intervals") or []:
+                item = interval.get("report_payload") or {}
+                r_id = item.get("r_id")
+                known = points.get(r_id) if isinstance(r_id, str) else None
+                if known is None:
+                    raise OadrError(StatusCode.INVALID_ID, f"rID {r_id} was never registered")
+                point, device_id = known
+                if (
+                    point.report_name != TELEMETRY_USAGE
+                    or point.item_description not in POWER_ITEMS
+                ):
+                    statuses.append(str(r_id))
+                    continue
+                value = item.get("value")
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value is not a number")
+                kw = float(value) * SCALE_TO_KW.get(point.scale or "none", 1e-3)
+                if not (-1e9 < kw < 1e9):
+                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value out of range")
+                ts = interval.get("dtstart")
+                if (
+                    not isinstance(ts, datetime)
+                    or ts.tzinfo is None
+                    or ts > now + timedelta(minutes=5)
+                ):
+                    ts = now
+                if device_id is None:
+                    raise OadrError(
+                        StatusCode.TARGET_MISMATCH,
+                        f"rID {r_id}: resource {point.resource_id} is no device of this gateway",
+                    )
+                readings.append((device_id, kw, ts))
+        latest: dict[str, tuple[str, float, datetime]] = {}
+        for reading in readings:  # the newest value of each device wins
+            if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
+                latest[reading[0]] = reading
+        await write_readings(self._redis, self._prefix, list(latest.values()), "ven")
+        return "oadrUpdatedReport", {
+            "response": ok(payload.get("request_id")),
+            "ven_id": ven.record.ven_id,
+        }
+
+    def require(self, ven: VenState | None, ven_id: str, message_type: str) -> VenState:
+        if ven is None:
+            raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
+        if not ven.record.registered and message_type != "oadrCanceledPartyRegistration":
+            if message_type == "oadrPoll":
+                raise ReregistrationRequired(ven_id)
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED, f"VEN {ven_id} is not registered"
+            )
+        return ven
+
+
+def _text(value: object, limit: int) -> str | None:
+    return None if value is None else str(value)[:limit]
+
+
+def _flag(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _response_request_id(payload: dict[str, Any]) -> str | None:
+    response = payload.get("response")
+    if isinstance(response, dict) and response.get("request_id"):
+        return str(response["request_id"])
+    value = payload.get("request_id")
+    return str(value) if value else None
+
+
+def _resource_ids(payload: dict[str, Any]) -> list[str]:
+    by_type = payload.get("targets_by_type") or {}
+    resources = by_type.get("resource_id") or []
+    if isinstance(resources, str):
+        resources = [resources]
+    return [str(r) for r in resources]
+
+
+def _report_point(description: dict[str, Any], report_name: str) -> ReportPoint | None:
+    r_id = description.get("r_id")
+    if not r_id:
+        return None
+    subject = description.get("report_subject") or {}
+    source = description.get("report_data_source") or {}
+    resource = _first_resource(subject) or _first_resource(source)
+    measurement = description.get("measurement") or {}
+    return ReportPoint(
+        r_id=str(r_id)[:128],
+        report_name=report_name[:64],
+        resource_id=resource,
+        item_description=_text(measurement.get("description"), 64),
+        unit=_text(measurement.get("unit"), 32),
+        scale=_text(measurement.get("scale"), 16),
+    )
+
+
+def _first_resource(target: Any) -> str | None:
+    if isinstance(target, dict):
+        value = target.get("resource_id")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return None if value is None else str(value)[:128]
+    if isinstance(target, list) and target:
+        return _first_resource(target[0])
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-storable copy (dataclasses to dicts, timedeltas to seconds)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, timedelta):
+        return {"__seconds__": value.total_seconds()}
+    return value
+
+
+def _revive(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__seconds__"}:
+            return timedelta(seconds=value["__seconds__"])
+        return {k: _revive(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revive(v) for v in value]
+    return value

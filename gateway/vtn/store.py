@@ -1,0 +1,378 @@
+"""The VTN's database access: VENs and registrations, their events, queued messages, reports
+and opts. Every row the VTN keeps lives here, so a restart or another process loses nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from gateway.db.engine import Database
+from gateway.db.models import (
+    DeviceRow,
+    EventRow,
+    InvitationDeviceRow,
+    InvitationRow,
+    VenMessageRow,
+    VenOptRow,
+    VenReportRequestRow,
+    VenReportRow,
+    VenRow,
+)
+from gateway.domain.lifecycle import EventStatus, InvitationStatus
+from gateway.domain.openadr import InvitationFacts, InvitedDevice, VenEvent, ven_events
+
+# Events whose end is older than this are no longer loaded for a VEN.
+EVENT_RETENTION = timedelta(hours=2)
+_CANCELLED_INVITATIONS = {InvitationStatus.CANCELLED.value, InvitationStatus.EXPIRED.value}
+_CANCELLED_EVENTS = {EventStatus.CANCELLED.value, EventStatus.MISSED.value}
+
+
+@dataclass(frozen=True)
+class VenRecord:
+    ven_id: str
+    name: str
+    fingerprint: str | None
+    registration_id: str | None
+    delivered: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def registered(self) -> bool:
+        return self.registration_id is not None
+
+
+def _record(row: VenRow) -> VenRecord:
+    return VenRecord(
+        row.ven_id, row.name, row.fingerprint, row.registration_id, dict(row.delivered_events)
+    )
+
+
+@dataclass(frozen=True)
+class Registration:
+    ven_name: str
+    profile_name: str | None
+    transport_name: str | None
+    http_pull_model: bool | None
+    xml_signature: bool | None
+    report_only: bool | None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    message_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReportPoint:
+    r_id: str
+    report_name: str
+    resource_id: str | None
+    item_description: str | None
+    unit: str | None
+    scale: str | None
+
+
+class VtnStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- VENs -----------------------------------------------------------------------------
+    async def ven(self, ven_id: str) -> VenRecord | None:
+        async with self._db.read() as session:
+            row = await session.get(VenRow, ven_id)
+            return None if row is None else _record(row)
+
+    async def find_ven(
+        self, *, ven_id: str | None, name: str | None, fingerprint: str | None
+    ) -> VenRecord | None:
+        """A VEN by venID, else by name, else by certificate fingerprint."""
+        async with self._db.read() as session:
+            for column, value in (
+                (VenRow.ven_id, ven_id),
+                (VenRow.name, name),
+                (VenRow.fingerprint, fingerprint),
+            ):
+                if value:
+                    row = await session.scalar(select(VenRow).where(column == value).limit(1))
+                    if row is not None:
+                        return _record(row)
+        return None
+
+    async def enroll(self, name: str, fingerprint: str | None, now: datetime) -> VenRecord:
+        async with self._db.write() as session:
+            row = VenRow(
+                ven_id=uuid.uuid4().hex,
+                name=name,
+                fingerprint=fingerprint,
+                provisioned=False,
+                created_at=now,
+                delivered_events={},
+            )
+            session.add(row)
+            await session.flush()
+            return _record(row)
+
+    async def register(
+        self, ven_id: str, registration: Registration, poll_seconds: float, now: datetime,
+        keep_registration_id: str | None,
+    ) -> str:  # fmt: skip
+        """Record the registration; the registrationID (kept on re-registration)."""
+        registration_id = keep_registration_id or uuid.uuid4().hex
+        async with self._db.write() as session:
+            row = await session.get(VenRow, ven_id, with_for_update=True)
+            if row is None:
+                raise LookupError(ven_id)
+            if row.registration_id != registration_id:
+                row.delivered_events = {}  # a new registration starts from a clean slate
+            row.registration_id = registration_id
+            row.registered_at = now
+            row.poll_frequency_seconds = poll_seconds
+            row.profile_name = registration.profile_name
+            row.transport_name = registration.transport_name
+            row.http_pull_model = registration.http_pull_model
+            row.xml_signature = registration.xml_signature
+            row.report_only = registration.report_only
+            row.last_seen_at = now
+        return registration_id
+
+    async def deregister(self, ven_id: str) -> None:
+        async with self._db.write() as session:
+            await session.execute(
+                update(VenRow)
+                .where(VenRow.ven_id == ven_id)
+                .values(registration_id=None, delivered_events={})
+            )
+            await session.execute(
+                update(VenReportRequestRow)
+                .where(VenReportRequestRow.ven_id == ven_id)
+                .values(status="cancelled")
+            )
+
+    async def save_delivered(self, ven_id: str, delivered: dict[str, Any]) -> None:
+        async with self._db.write() as session:
+            await session.execute(
+                update(VenRow).where(VenRow.ven_id == ven_id).values(delivered_events=delivered)
+            )
+
+    async def touch(self, seen: dict[str, datetime]) -> None:
+        if not seen:
+            return
+        async with self._db.write() as session:
+            for ven_id, when in seen.items():
+                await session.execute(
+                    update(VenRow).where(VenRow.ven_id == ven_id).values(last_seen_at=when)
+                )
+
+    # --- events ---------------------------------------------------------------------------
+    async def events_for(self, ven_id: str, now: datetime) -> list[VenEvent]:
+        """Every event this VEN has among invitations that have not long ended."""
+        since = now - EVENT_RETENTION - timedelta(days=1)  # longest event: one day
+        async with self._db.read() as session:
+            invitation_ids = (
+                await session.scalars(
+                    select(InvitationRow.id)
+                    .join(
+                        InvitationDeviceRow, InvitationDeviceRow.invitation_id == InvitationRow.id
+                    )
+                    .join(DeviceRow, DeviceRow.id == InvitationDeviceRow.device_id)
+                    .where(DeviceRow.ven_id == ven_id, InvitationRow.event_time > since)
+                    .distinct()
+                )
+            ).all()
+            if not invitation_ids:
+                return []
+            rows = (
+                await session.scalars(
+                    select(InvitationRow)
+                    .where(InvitationRow.id.in_(invitation_ids))
+                    .options(selectinload(InvitationRow.devices))
+                    .order_by(InvitationRow.event_time, InvitationRow.id)
+                )
+            ).all()
+            device_ids = {d.device_id for r in rows for d in r.devices}
+            devices = {
+                d.id: d
+                for d in await session.scalars(
+                    select(DeviceRow).where(DeviceRow.id.in_(device_ids))
+                )
+            }
+            event_ids = [r.event_id for r in rows if r.event_id]
+            event_status = {
+                e.id: e.status
+                for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
+            }
+        events = []
+        for row in rows:
+            cancelled = row.status in _CANCELLED_INVITATIONS or (
+                row.event_id is not None and event_status.get(row.event_id) in _CANCELLED_EVENTS
+            )
+            facts = InvitationFacts(
+                invitation_id=row.id,
+                created_at=row.created_at,
+                event_time=row.event_time,
+                duration_minutes=row.duration_minutes,
+                target_kw=row.target_kw,
+                load_percentage=row.load_percentage,
+                modification_number=row.modification_number,
+                cancelled=cancelled,
+                devices=tuple(
+                    InvitedDevice(d.device_id, devices[d.device_id].ven_id,
+                                  devices[d.device_id].resource_id)
+                    for d in row.devices
+                ),
+            )  # fmt: skip
+            event = ven_events(facts).get(ven_id)
+            if event is not None and event.end > now - EVENT_RETENTION:
+                events.append(event)
+        return events
+
+    # --- messages waiting for a poll ------------------------------------------------------
+    async def queue(
+        self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime
+    ) -> None:
+        async with self._db.write() as session:
+            session.add(
+                VenMessageRow(
+                    ven_id=ven_id, message_type=message_type, payload=payload, created_at=now
+                )
+            )
+
+    async def pending_count(self, ven_id: str) -> int:
+        async with self._db.read() as session:
+            ids = await session.scalars(
+                select(VenMessageRow.id).where(
+                    VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None)
+                )
+            )
+            return len(ids.all())
+
+    async def take_next(self, ven_id: str, now: datetime) -> QueuedMessage | None:
+        """The oldest undelivered message, marked delivered in the same transaction."""
+        async with self._db.write() as session:
+            row = await session.scalar(
+                select(VenMessageRow)
+                .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None))
+                .order_by(VenMessageRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                return None
+            row.delivered_at = now
+            return QueuedMessage(row.id, row.message_type, dict(row.payload))
+
+    # --- reports --------------------------------------------------------------------------
+    async def register_reports(
+        self,
+        ven_id: str,
+        offered: Sequence[tuple[str, ReportPoint]],
+        requests: Sequence[tuple[str, str, str, list[str], float]],
+        create_report: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        """Store the VEN's report descriptions, the requests made of them and, in the same
+        transaction, the oadrCreateReport that carries those requests on the next poll."""
+        async with self._db.write() as session:
+            specifiers = {spec for spec, _ in offered}
+            existing = (
+                await session.scalars(
+                    select(VenReportRow).where(
+                        VenReportRow.ven_id == ven_id,
+                        VenReportRow.report_specifier_id.in_(specifiers),
+                    )
+                )
+            ).all()
+            for row in existing:
+                await session.delete(row)
+            await session.flush()
+            for spec, point in offered:
+                session.add(
+                    VenReportRow(
+                        ven_id=ven_id, report_specifier_id=spec, r_id=point.r_id,
+                        report_name=point.report_name, resource_id=point.resource_id,
+                        item_description=point.item_description, unit=point.unit,
+                        scale=point.scale, registered_at=now,
+                    )
+                )  # fmt: skip
+            for request_id, spec, name, r_ids, granularity in requests:
+                session.add(
+                    VenReportRequestRow(
+                        report_request_id=request_id, ven_id=ven_id, report_specifier_id=spec,
+                        report_name=name, r_ids=r_ids, granularity_seconds=granularity,
+                        status="requested", created_at=now, updated_at=now,
+                    )
+                )  # fmt: skip
+            if create_report is not None:
+                session.add(
+                    VenMessageRow(
+                        ven_id=ven_id,
+                        message_type="oadrCreateReport",
+                        payload=create_report,
+                        created_at=now,
+                    )
+                )
+
+    async def set_request_status(
+        self, ven_id: str, request_ids: Iterable[str], status: str, now: datetime
+    ) -> int:
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(VenReportRequestRow)
+                .where(
+                    VenReportRequestRow.ven_id == ven_id,
+                    VenReportRequestRow.report_request_id.in_(list(request_ids)),
+                )
+                .values(status=status, updated_at=now)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def report_points(self, ven_id: str) -> dict[str, tuple[ReportPoint, str | None]]:
+        """rID -> (what it measures, the device it belongs to)."""
+        async with self._db.read() as session:
+            points = (
+                await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
+            ).all()
+            devices = {
+                d.resource_id: d.id
+                for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
+            }
+        return {
+            p.r_id: (
+                ReportPoint(p.r_id, p.report_name, p.resource_id, p.item_description, p.unit,
+                            p.scale),
+                devices.get(p.resource_id),
+            )
+            for p in points
+        }  # fmt: skip
+
+    # --- opts -----------------------------------------------------------------------------
+    async def devices_of(self, ven_id: str) -> dict[str, str]:
+        """resourceID -> device id, for this VEN's devices (a device without a resource id
+        answers to its own id)."""
+        async with self._db.read() as session:
+            rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
+            return {(d.resource_id or d.id): d.id for d in rows}
+
+    async def opt(self, ven_id: str, opt_id: str) -> VenOptRow | None:
+        async with self._db.read() as session:
+            return await session.get(VenOptRow, (ven_id, opt_id))
+
+    async def save_opt(self, row: VenOptRow) -> None:
+        async with self._db.write() as session:
+            session.add(row)
+
+    async def cancel_opt(self, ven_id: str, opt_id: str, now: datetime) -> bool:
+        async with self._db.write() as session:
+            row = await session.get(VenOptRow, (ven_id, opt_id), with_for_update=True)
+            if row is None:
+                return False
+            if row.cancelled_at is None:
+                row.cancelled_at = now
+            return True
