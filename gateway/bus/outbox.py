@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -47,9 +48,14 @@ class OutboxPublisher:
         self._redis = redis
         self._batch_size = batch_size
         self._lock = asyncio.Lock()
+        # Called on every flush, i.e. after each committed change: caches in this process
+        # (the VTN's) see the change at once, not only when its message comes back.
+        self.on_change: list[Callable[[], None]] = []
 
     async def flush(self) -> int:
         """Publish everything pending; returns how many messages went out. Never raises."""
+        for callback in self.on_change:
+            callback()
         try:
             return await self._drain()
         except (RedisError, OSError, SQLAlchemyError) as err:

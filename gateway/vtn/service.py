@@ -245,7 +245,7 @@ class VtnService:
         def interval(value: float) -> list[objects.Interval]:
             return [objects.Interval(event.start, event.duration, signal_payload=value, uid=0)]
 
-        return objects.Event(
+        built = objects.Event(
             event_descriptor=objects.EventDescriptor(
                 event_id=event.event_id,
                 modification_number=event.modification_number,
@@ -284,6 +284,10 @@ class VtnService:
             + [objects.Target(resource_id=r) for r in event.resource_ids],
             response_required="always",
         )
+        # openleadr's Event recomputes the status from the wall clock and knows nothing of
+        # cancellation or the configured near window; ours is the one that counts.
+        built.event_descriptor.event_status = status
+        return built
 
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         responses = payload.get("event_responses") or []

@@ -97,6 +97,7 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
     )
     store = VtnStore(services.db)
     state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
+    services.publisher.on_change.append(state.invalidate)
     service = VtnService(
         config, store, state, services.invitations, services.redis, settings.redis_prefix,
         services.clock,
