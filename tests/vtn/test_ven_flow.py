@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from lxml import etree
 from openleadr import OpenADRClient, enums, objects
-from openleadr.messaging import create_message, parse_message
+from openleadr.messaging import XML_SCHEMA, create_message, parse_message
 from redis.asyncio import Redis
 
 from gateway.settings import Settings
@@ -65,7 +66,9 @@ async def raw(
         headers={"Content-Type": "application/xml"},
     )
     assert resp.status == 200, await resp.text()
-    parsed: tuple[str, dict[str, Any]] = parse_message(await resp.read())
+    body = await resp.read()
+    assert XML_SCHEMA.validate(etree.fromstring(body)), XML_SCHEMA.error_log.last_error
+    parsed: tuple[str, dict[str, Any]] = parse_message(body)
     return parsed
 
 
