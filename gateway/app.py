@@ -39,6 +39,7 @@ from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
 from gateway.services.vens import VenService
 from gateway.settings import Settings
+from gateway.upstream.runner import UpstreamRunner
 from gateway.vtn.wiring import Vtn, vtn_lifecycle
 from gateway.workers import BackgroundWorker
 
@@ -114,6 +115,7 @@ def build_executor(services: Services, owner: str | None = None) -> Executor:
 
 
 VTN = web.AppKey("vtn", Vtn)
+UPSTREAM = web.AppKey("upstream", UpstreamRunner)
 
 
 async def _vtn_handler(request: web.Request) -> web.StreamResponse:
@@ -139,6 +141,7 @@ def build_app(
         executor: Executor | None = None
         executor_task: asyncio.Task[None] | None = None
         bridge_task: asyncio.Task[None] | None = None
+        upstream_task: asyncio.Task[None] | None = None
         vtn_context: AsyncIterator[Vtn] | None = None
         try:
             await migrate.upgrade(db)
@@ -154,12 +157,20 @@ def build_app(
             if settings.vtn_enabled:
                 vtn_context = vtn_lifecycle(settings, services)
                 app[VTN] = await anext(vtn_context)
+            if settings.upstream is not None:
+                upstream = UpstreamRunner(settings.upstream, services)
+                app[UPSTREAM] = upstream
+                upstream_task = asyncio.create_task(upstream.run(), name="upstream")
             if run_workers and settings.executor_enabled:
                 executor = build_executor(services)
                 app[EXECUTOR] = executor
                 executor_task = asyncio.create_task(executor.run(), name="executor")
             yield
         finally:
+            if upstream_task is not None:
+                upstream_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await upstream_task
             if vtn_context is not None:
                 with contextlib.suppress(StopAsyncIteration):
                     await anext(vtn_context)

@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,9 +37,44 @@ class SettingsError(Exception):
     """The configuration cannot be used; the message names each bad setting."""
 
 
+class UpstreamSettings(BaseModel):
+    """``[upstream]``: the gateway as a VEN of a utility's VTN. Absent: none of it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vtn_url: str = Field(pattern=r"^https?://[^\s]+$", description="…/OpenADR2/Simple/2.0b")
+    ven_name: str = Field(min_length=1, max_length=128)
+    ven_id: str | None = Field(default=None, min_length=1, max_length=128)
+    cert: Path | None = None
+    key: Path | None = None
+    ca_file: Path | None = None
+    vtn_fingerprint: str | None = None
+    # Unset: as often as the VTN asks at registration.
+    poll_interval_seconds: float | None = Field(default=None, ge=1.0, le=86_400)
+    # The devices upstream events are for (empty: every device); an event that names
+    # resourceIDs goes to those of them whose resource_id it names.
+    devices: list[str] = Field(default_factory=list, max_length=10_000)
+    # How long the downstream answers have to decide before the default answer goes up.
+    response_deadline_seconds: float = Field(default=60.0, ge=0.0, le=86_400)
+    default_answer: Literal["optIn", "optOut"] = "optOut"
+    reconnect_min_seconds: float = Field(default=1.0, gt=0.0, le=3600)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0.0, le=86_400)
+
+    @model_validator(mode="after")
+    def _check_files(self) -> UpstreamSettings:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("upstream cert and key go together")
+        for name in ("cert", "key", "ca_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"upstream {name}: {path} is not a file")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
     )
@@ -87,6 +130,8 @@ class Settings(BaseSettings):
     vtn_require_signatures: bool | None = None
     vtn_client_cert_header: str | None = Field(default=None, min_length=1, max_length=128)
     vtn_replay_window_seconds: float = Field(default=300.0, ge=1.0, le=86_400)
+
+    upstream: UpstreamSettings | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -211,7 +256,7 @@ def describe_validation_error(err: ValidationError) -> str:
     lines = []
     for problem in err.errors():
         name = ".".join(str(part) for part in problem["loc"]) or "(settings)"
-        env_name = ENV_PREFIX + name.upper()
+        env_name = ENV_PREFIX + name.upper().replace(".", "__")
         if problem["type"] == "extra_forbidden":
             lines.append(f"unknown setting {name!r}")
         else:

@@ -310,3 +310,40 @@ class VenOptRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class UpstreamEventRow(Base):
+    """An event from the upstream (utility) VTN, its invitation, and what we answered."""
+
+    __tablename__ = "upstream_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    modification_number: Mapped[int] = mapped_column(Integer)
+    invitation_id: Mapped[str | None] = mapped_column(String(36))
+    test_event: Mapped[bool] = mapped_column(Boolean)
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime]
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    response_due_at: Mapped[datetime]
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    # The answer (oadrCreatedEvent) for ``answered_modification``, and why it was given.
+    answer: Mapped[str | None] = mapped_column(String(8))
+    answered_modification: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None]
+    answer_reason: Mapped[str | None] = mapped_column(Text)
+    # The opt in force upstream: the answer, or a later change of mind (oadrCreateOpt).
+    opt_in_force: Mapped[str | None] = mapped_column(String(8))
+    final_report_sent_at: Mapped[datetime | None]
+
+
+class UpstreamReportRequestRow(Base):
+    """A report the upstream VTN asked of the gateway, kept so a restart resumes it."""
+
+    __tablename__ = "upstream_report_requests"
+
+    report_request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]

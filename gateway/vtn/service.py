@@ -28,6 +28,7 @@ from gateway.domain.openadr import (
     snapshot,
     visible,
 )
+from gateway.jsonable import from_jsonable, to_jsonable
 from gateway.services.invitations import InvitationService
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
 from gateway.vtn.state import VenState, VtnState
@@ -203,7 +204,7 @@ class VtnService:
             queued = await self._store.take_next(ven.record.ven_id, self._clock.now())
             await self._state.changed(ven.record.ven_id)
             if queued is not None:
-                return queued.message_type, _revive(queued.payload)
+                return queued.message_type, from_jsonable(queued.payload)
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self.config.near_window)
         current = snapshot(shown, now, self.config.near_window)
@@ -436,7 +437,7 @@ class VtnService:
             create_report = {
                 "request_id": uuid.uuid4().hex,
                 "ven_id": ven.record.ven_id,
-                "report_requests": [_plain(r) for r in specifiers],
+                "report_requests": [to_jsonable(r) for r in specifiers],
             }
         await self._store.register_reports(
             ven.record.ven_id, offered, requests, create_report, self._clock.now()
@@ -573,28 +574,3 @@ def _first_resource(target: Any) -> str | None:
     if isinstance(target, list) and target:
         return _first_resource(target[0])
     return None
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-storable copy (dataclasses to dicts, timedeltas to seconds)."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, timedelta):
-        return {"__seconds__": value.total_seconds()}
-    return value
-
-
-def _revive(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"__seconds__"}:
-            return timedelta(seconds=value["__seconds__"])
-        return {k: _revive(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_revive(v) for v in value]
-    return value

@@ -1,0 +1,101 @@
+"""A utility VTN that is down never blocks the gateway, and a restarted gateway forgets
+nothing it took from upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.app import UPSTREAM, build_app
+from gateway.settings import Settings
+from tests.support import ADMIN_TOKEN, Api
+from tests.upstream.conftest import Utility, start_utility
+from tests.vtn.conftest import VenFactory, eventually
+from tests.vtn.test_ven_flow import Inbox, provision, register
+
+
+@pytest.fixture
+def settings_overrides(upstream_overrides: dict[str, Any]) -> dict[str, Any]:
+    return upstream_overrides
+
+
+async def test_a_utility_that_is_down_at_start_blocks_nothing(
+    api: Api, make_ven: VenFactory, client: Any, utility_port: int
+) -> None:
+    runner = client.app[UPSTREAM]
+    began = time.monotonic()
+    await provision(api, "ven-a", {"a1": "ra1"})  # the admin API answers at once
+    ven = make_ven("ven-a", ven_id="ven-a")
+    await register(ven)  # and so does the downstream VTN
+    assert time.monotonic() - began < 2.0
+    assert not runner.connected.is_set()
+
+    utility = await start_utility(utility_port)  # comes up later: the gateway connects
+    try:
+        await eventually(lambda: _connected(runner), timeout=15)
+        start = datetime.now(UTC) + timedelta(hours=1)
+        utility.add_event("late-ev", start, minutes=10, kw=1.0)
+        items = await eventually(lambda: _invitations(api), timeout=10)
+        assert [i["devices"] for i in items] == [["a1"]]
+    finally:
+        await utility.server.stop()
+
+
+async def _connected(runner: Any) -> bool:
+    return bool(runner.connected.is_set())
+
+
+async def _invitations(api: Api) -> list[dict[str, Any]]:
+    return list((await api.get("/api/invitations"))["items"])
+
+
+async def test_a_restarted_gateway_takes_no_event_twice_and_keeps_its_answers(
+    utility: Utility, aiohttp_client: Any, settings: Settings, make_ven: VenFactory
+) -> None:
+    first = await aiohttp_client(build_app(settings, admin_token=ADMIN_TOKEN, run_workers=False))
+    api = Api(first)
+    await provision(api, "ven-a", {"a1": "ra1"})
+    await asyncio.wait_for(first.app[UPSTREAM].connected.wait(), 10)
+    start = datetime.now(UTC) + timedelta(hours=1)
+    utility.add_event("kept-ev", start, minutes=10, kw=1.0)
+    (invitation,) = await eventually(lambda: _invitations(api))
+    requested = len(utility.server.services["report_service"].report_callbacks)
+    assert requested > 0
+    await asyncio.wait_for(first.close(), 10)
+
+    utility.redeliver()  # the utility sends the same event to the new process
+    second = await aiohttp_client(build_app(settings, admin_token=ADMIN_TOKEN, run_workers=False))
+    api = Api(second)
+    await asyncio.wait_for(second.app[UPSTREAM].connected.wait(), 10)
+    await eventually(lambda: _redelivered(utility))
+    assert [i["id"] for i in await _invitations(api)] == [invitation["id"]]
+
+    ven = make_ven("ven-a", ven_id="ven-a", url=str(second.make_url("/OpenADR2/Simple/2.0b")))
+    inbox = Inbox(ven)
+    ven.add_handler("on_event", _opt_in)
+    await register(ven)
+    await ven._poll()
+    assert (
+        inbox.of("oadrDistributeEvent")[-1]["events"][0]["event_descriptor"]["event_id"]
+        == (invitation["id"])
+    )
+    await eventually(lambda: _answered(utility))
+    assert utility.opts == [("kept-ev", "optIn")]
+
+
+async def _opt_in(event: dict[str, Any]) -> str:
+    return "optIn"
+
+
+async def _redelivered(utility: Utility) -> bool:
+    from tests.upstream.conftest import UTILITY_VEN_ID
+
+    return not utility.server.events_updated.get(UTILITY_VEN_ID)
+
+
+async def _answered(utility: Utility) -> list[tuple[str, str]]:
+    return utility.opts
