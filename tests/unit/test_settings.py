@@ -267,3 +267,51 @@ def test_repository_config_loads_and_matches_defaults() -> None:
     assert settings.redis_prefix == "dr:"
     assert settings.answer_policy == "all"
     assert settings.model_dump() == load_settings().model_dump()
+
+
+# --- VTN and upstream ----------------------------------------------------------------------
+
+
+def test_no_upstream_section_means_no_upstream() -> None:
+    assert load_settings().upstream is None
+
+
+def test_upstream_section_from_the_file_and_nested_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(
+        tmp_path,
+        '[upstream]\nvtn_url = "http://127.0.0.1:9000/OpenADR2/Simple/2.0b"\n'
+        'ven_name = "gw"\ndevices = ["d1", "d2"]\n',
+    )
+    monkeypatch.setenv("GATEWAY_UPSTREAM__DEFAULT_ANSWER", "optIn")
+    upstream = load_settings(config).upstream
+    assert upstream is not None
+    assert upstream.vtn_url == "http://127.0.0.1:9000/OpenADR2/Simple/2.0b"
+    assert upstream.devices == ["d1", "d2"]
+    assert upstream.default_answer == "optIn"
+    assert upstream.response_deadline_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ('vtn_url = "ftp://x"\nven_name = "gw"', "upstream.vtn_url"),
+        ('vtn_url = "http://x"', "upstream.ven_name"),
+        ('vtn_url = "http://x"\nven_name = "gw"\nbogus = 1', "upstream.bogus"),
+        ('vtn_url = "http://x"\nven_name = "gw"\ndefault_answer = "maybe"',
+         "upstream.default_answer"),
+        ('vtn_url = "http://x"\nven_name = "gw"\ncert = "/nonexistent.crt"', "upstream"),
+    ],
+)  # fmt: skip
+def test_a_bad_upstream_setting_is_named(tmp_path: Path, section: str, named: str) -> None:
+    config = write_config(tmp_path, f"[upstream]\n{section}\n")
+    assert named in load_error(config)
+
+
+def test_vtn_tls_needs_all_three_files_and_a_port(tmp_path: Path) -> None:
+    cert = tmp_path / "vtn.crt"
+    cert.write_text("x")
+    assert "go together" in load_error(vtn_tls_cert=cert)
+    assert "vtn_port" in load_error(vtn_tls_cert=cert, vtn_tls_key=cert, vtn_tls_ca=cert)
+    assert "is not a file" in load_error(vtn_signing_key=tmp_path / "missing.key")
