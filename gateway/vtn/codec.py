@@ -64,7 +64,21 @@ def decode(body: bytes) -> Incoming:
             message_type=message_type,
             request_id=request_id,
         )
-    if not XML_SCHEMA.validate(tree):
+    # No OpenADR payload has a DOCTYPE. With resolve_entities=False an entity declared in one
+    # stays an unresolved node, on which the schema validator raises an internal error (a 469
+    # "XMLSchemaValidateError" before this check); refuse such documents as invalid data.
+    if tree.getroottree().docinfo.doctype:
+        raise OadrError(
+            StatusCode.INVALID_DATA,
+            "a DOCTYPE is not allowed in an OpenADR payload",
+            message_type=message_type,
+            request_id=request_id,
+        )
+    try:
+        valid = XML_SCHEMA.validate(tree)
+    except etree.XMLSchemaValidateError:  # lxml's "internal error": still the client's input
+        valid = False
+    if not valid:
         error = XML_SCHEMA.error_log.last_error
         raise OadrError(
             StatusCode.INVALID_DATA,
@@ -89,12 +103,73 @@ def _parse(tree: etree._Element) -> dict[str, Any]:
     import xmltodict
 
     text = etree.tostring(tree)
-    message = xmltodict.parse(text, process_namespaces=True, namespaces=NAMESPACES)
+    message = xmltodict.parse(
+        text, process_namespaces=True, namespaces=NAMESPACES, postprocessor=_keep_text
+    )
     _, payload = message["oadrPayload"]["oadrSignedObject"].popitem()
-    normalized = utils.normalize_dict(payload)
+    normalized = _restore_text(utils.normalize_dict(payload))
     if not isinstance(normalized, dict):
         raise TypeError("payload is not a mapping")
+    _split_report_payloads(normalized)
     return normalized
+
+
+# openleadr's normalize_dict turns every digits-only text into an int or float, IDs included:
+# venID "1234" became 1234 (so a VEN with a numeric venID could not even poll: "must carry a
+# venID"), requestID "0042" was echoed as 42 and "1.2.3" raised. Identifiers are text, so they
+# are marked before normalising (NUL cannot occur in XML text) and unmarked after.
+_TEXT_MARK = "\x00"
+
+
+def _keep_text(_path: object, key: str, value: object) -> tuple[str, object]:
+    if isinstance(value, str) and (key.endswith("ID") or key == "oadrVenName"):
+        return key, _TEXT_MARK + value
+    return key, value
+
+
+def _restore_text(value: object) -> object:
+    if isinstance(value, str):
+        return value.removeprefix(_TEXT_MARK)
+    if isinstance(value, dict):
+        return {k: _restore_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_text(v) for v in value]
+    return value
+
+
+def _split_report_payloads(payload: dict[str, Any]) -> None:
+    """One interval per oadrReportPayload, each with its ``value`` unwrapped.
+
+    The schema allows several oadrReportPayload in one interval (EPRI's VEN sends that);
+    openleadr then leaves a list of still-wrapped payloads where everything downstream
+    expects one ``{"r_id", "value"}`` mapping (the service raised AttributeError, a 469).
+    """
+    for report in payload.get("reports") or []:
+        intervals = report.get("intervals") if isinstance(report, dict) else None
+        if not isinstance(intervals, list):
+            continue
+        split: list[Any] = []
+        for interval in intervals:
+            items = interval.get("report_payload") if isinstance(interval, dict) else None
+            if not isinstance(items, list):
+                split.append(interval)
+                continue
+            for item in items:
+                if isinstance(item, dict):
+                    item = dict(item)
+                    for kind, cast in (("payload_float", float), ("payload_int", int)):
+                        wrapped = item.get(kind)
+                        if isinstance(wrapped, dict) and "value" in wrapped:
+                            item.pop(kind)
+                            item["value"] = _number(wrapped["value"], cast)
+                split.append({**interval, "report_payload": item})
+        report["intervals"] = split
+
+
+def _number(value: object, cast: type[float] | type[int]) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return cast(value)
+    return value  # left as sent: the service answers "value is not a number"
 
 
 def _message_type(tree: etree._Element) -> str | None:

@@ -89,6 +89,11 @@ class VtnEndpoint:
                     f"{incoming.message_type} is not taken at {service}",
                 )
             response_type, payload = await self._dispatch(request, incoming)
+            # openleadr's templates render a None requestID as the text "None" (the
+            # oadrDistributeEvent a poll gets has no request to echo): send it empty.
+            response = payload.get("response")
+            if isinstance(response, dict) and response.get("request_id") is None:
+                payload["response"] = {**response, "request_id": ""}
         except MalformedXml as err:
             return web.Response(status=400, text=str(err))
         except ReregistrationRequired as err:
@@ -121,15 +126,25 @@ class VtnEndpoint:
             await self._check_signature(incoming, caller.fingerprint)
             return self._service.query_registration(payload)
         if message_type == "oadrCreatePartyRegistration":
-            await self._check_signature(incoming, caller.fingerprint)
-            return await self._service.create_party_registration(payload, caller)
+
+            async def verify(fingerprint: str | None) -> None:
+                await self._check_signature(incoming, fingerprint)
+
+            # The signature is checked against the provisioned VEN's certificate once the
+            # service knows which VEN this is (over plain HTTP there is no TLS certificate).
+            return await self._service.create_party_registration(payload, caller, verify)
         ven_id = payload.get("ven_id")
         if not isinstance(ven_id, str) or not ven_id:
             raise OadrError(StatusCode.INVALID_ID, f"{message_type} must carry a venID")
         ven = await self._state.get(ven_id)
-        ven = self._service.require(ven, ven_id, message_type)
+        if ven is None:
+            if self._tls or self._header:  # an authenticated channel tells strangers nothing
+                raise OadrError(StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "not authorized")
+            raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
+        # Authenticate before saying anything about the VEN's registration.
         self._service.check_fingerprint(ven.record, caller)
         await self._check_signature(incoming, ven.record.fingerprint or caller.fingerprint)
+        ven = self._service.require(ven, ven_id, message_type)
         self._state.seen(ven_id)
         handler = self._service.handlers.get(message_type)
         if handler is None:
@@ -191,6 +206,10 @@ def error_reply(
     vtn_id: str,
 ) -> tuple[str, dict[str, Any]]:
     """The response type a refusal of ``message_type`` travels in, and its payload."""
+    # Several openleadr templates write requestID, venID and registrationID unconditionally
+    # and Jinja renders None as the text "None": what the refused message did not carry is
+    # sent empty instead (the schema takes an empty string for each).
+    response = {**response, "request_id": response.get("request_id") or ""}
     if message_type in ("oadrCreatePartyRegistration", "oadrQueryRegistration"):
         return "oadrCreatedPartyRegistration", {
             "response": response, "vtn_id": vtn_id, "profiles": PROFILES,
@@ -206,8 +225,8 @@ def error_reply(
         return kind, {"response": response, "opt_id": _str(payload.get("opt_id")) or ""}
     if message_type == "oadrCancelPartyRegistration":
         return "oadrCanceledPartyRegistration", {
-            "response": response, "ven_id": ven_id,
-            "registration_id": _str(payload.get("registration_id")),
+            "response": response, "ven_id": ven_id or "",
+            "registration_id": _str(payload.get("registration_id")) or "",
         }  # fmt: skip
     if message_type == "oadrRegisterReport":
         return "oadrRegisteredReport", {
@@ -215,7 +234,12 @@ def error_reply(
         }  # fmt: skip
     if message_type == "oadrUpdateReport":
         return "oadrUpdatedReport", {"response": response, "ven_id": ven_id}
-    return "oadrResponse", {"response": response, "ven_id": ven_id}
+    if message_type in ("oadrCreateReport", "oadrCancelReport"):
+        # 2.0b answers these with oadrCreatedReport / oadrCanceledReport, refusals included
+        # (an oadrResponse here is not what the VEN waits for).
+        kind = "oadrCreatedReport" if message_type == "oadrCreateReport" else "oadrCanceledReport"
+        return kind, {"response": response, "pending_reports": [], "ven_id": ven_id}
+    return "oadrResponse", {"response": response, "ven_id": ven_id or ""}
 
 
 def _str(value: object) -> str | None:

@@ -109,7 +109,13 @@ class VtnService:
             "requested_oadr_poll_freq": self.config.poll_interval,
         }
 
-    async def create_party_registration(self, payload: dict[str, Any], caller: Caller) -> Reply:
+    async def create_party_registration(
+        self,
+        payload: dict[str, Any],
+        caller: Caller,
+        verify: Callable[[str | None], Awaitable[None]],
+    ) -> Reply:
+        """``verify`` checks the message's signature against the given fingerprint."""
         request_id = payload.get("request_id")
         ven_id, name = payload.get("ven_id"), payload.get("ven_name")
         record = await self._store.find_ven(
@@ -131,8 +137,11 @@ class VtnService:
                 raise OadrError(StatusCode.INVALID_DATA, "oadrVenName is required to enroll")
             if await self._store.find_ven(ven_id=None, name=name, fingerprint=None) is not None:
                 raise OadrError(StatusCode.INVALID_ID, f"VEN name {name!r} is taken")
+            await verify(caller.fingerprint)
             record = await self._store.enroll(name[:128], caller.fingerprint, self._clock.now())
-        self.check_fingerprint(record, caller)
+        else:
+            self.check_fingerprint(record, caller)
+            await verify(record.fingerprint or caller.fingerprint)
         given = payload.get("registration_id")
         if given is not None and record.registration_id not in (None, given):
             raise OadrError(
