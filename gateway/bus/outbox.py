@@ -48,14 +48,12 @@ class OutboxPublisher:
         self._redis = redis
         self._batch_size = batch_size
         self._lock = asyncio.Lock()
-        # Called on every flush, i.e. after each committed change: caches in this process
-        # (the VTN's) see the change at once, not only when its message comes back.
-        self.on_change: list[Callable[[], None]] = []
+        # Called with each published batch (channel, JSON payload): caches in this process
+        # (the VTN's) see a change as soon as it is published, not when it comes back.
+        self.on_published: list[Callable[[list[tuple[str, str]]], None]] = []
 
     async def flush(self) -> int:
         """Publish everything pending; returns how many messages went out. Never raises."""
-        for callback in self.on_change:
-            callback()
         try:
             return await self._drain()
         except (RedisError, OSError, SQLAlchemyError) as err:
@@ -80,6 +78,9 @@ class OutboxPublisher:
                         for row in rows:
                             pipe.publish(row.channel, row.payload)
                         await pipe.execute()
+                    batch = [(row.channel, row.payload) for row in rows]
+                    for callback in self.on_published:
+                        callback(batch)
                     await session.execute(
                         delete(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows]))
                     )

@@ -42,7 +42,7 @@ class Incoming:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def decode(body: bytes) -> Incoming:
@@ -87,7 +87,7 @@ def decode(body: bytes) -> Incoming:
             request_id=request_id,
         )
     try:
-        payload = _parse(tree)
+        payload = _poll_payload(tree) if message_type == "oadrPoll" else _parse(body)
     except Exception as err:  # openleadr's normaliser raises anything on odd but valid input
         raise OadrError(
             StatusCode.INVALID_DATA,
@@ -99,12 +99,19 @@ def decode(body: bytes) -> Incoming:
     return Incoming(message_type, payload, tree, signed)
 
 
-def _parse(tree: etree._Element) -> dict[str, Any]:
+def _poll_payload(tree: etree._Element) -> dict[str, Any]:
+    """An oadrPoll (the bulk of all traffic) carries only a venID: read it off the tree that
+    was already validated, as the generic parse would give it."""
+    ven_id = tree.findtext(f".//{{{_EI}}}venID")
+    return {"ven_id": ven_id.strip() if ven_id else None}
+
+
+def _parse(body: bytes) -> dict[str, Any]:
     import xmltodict
 
-    text = etree.tostring(tree)
+    # The body has no DOCTYPE (refused above), so expat has no entity to expand.
     message = xmltodict.parse(
-        text, process_namespaces=True, namespaces=NAMESPACES, postprocessor=_keep_text
+        body, process_namespaces=True, namespaces=NAMESPACES, postprocessor=_keep_text
     )
     _, payload = message["oadrPayload"]["oadrSignedObject"].popitem()
     normalized = _restore_text(utils.normalize_dict(payload))
@@ -190,22 +197,52 @@ def _request_id(tree: etree._Element) -> str | None:
     return None
 
 
+_PLAIN_RESPONSES_KEPT = 100_000
+
+
 class Encoder:
     """Renders openleadr's templates; signs with a key loaded once, when one is configured."""
 
     def __init__(self, signing_key: SigningKey | None) -> None:
         self._key = signing_key
+        # Compiled once: Jinja's loader otherwise stats each template file on every use.
+        self._templates: dict[str, Any] = {}
+        self._plain_responses: dict[tuple[object, ...], str] = {}
+
+    def _template(self, name: str) -> Any:
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = TEMPLATES.get_template(name)
+        return template
 
     def encode(self, message_type: str, payload: dict[str, Any]) -> str:
+        key = self._plain_key(message_type, payload)
+        if key is not None and (cached := self._plain_responses.get(key)) is not None:
+            return cached
         payload = preflight_message(message_type, payload)
-        template = TEMPLATES.get_template(f"{message_type}.xml")
-        signed_object = utils.flatten_xml(template.render(**payload))
+        signed_object = utils.flatten_xml(self._template(f"{message_type}.xml").render(**payload))
         signature = self._sign(signed_object) if self._key is not None else None
-        envelope = TEMPLATES.get_template("oadrPayload.xml")
-        rendered: str = envelope.render(
+        rendered: str = self._template("oadrPayload.xml").render(
             template=message_type, signature=signature, signed_object=signed_object
         )
+        if key is not None:
+            if len(self._plain_responses) >= _PLAIN_RESPONSES_KEPT:
+                self._plain_responses.clear()
+            self._plain_responses[key] = rendered
         return rendered
+
+    def _plain_key(self, message_type: str, payload: dict[str, Any]) -> tuple[object, ...] | None:
+        """Unsigned oadrResponses (the answer to most polls) are the same bytes every time
+        for one VEN: rendered once. Signed ones carry a fresh nonce and are never reused."""
+        if self._key is not None or message_type != "oadrResponse" or set(payload) - {
+            "response", "ven_id", "vtn_id"
+        }:  # fmt: skip
+            return None
+        response = payload.get("response") or {}
+        return (
+            payload.get("ven_id"), payload.get("vtn_id"), response.get("response_code"),
+            response.get("response_description"), response.get("request_id"),
+        )  # fmt: skip
 
     def _sign(self, signed_object: str) -> str:
         assert self._key is not None

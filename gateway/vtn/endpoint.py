@@ -75,8 +75,8 @@ class VtnEndpoint:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in XML_TYPES:
             return web.Response(status=415, text="Content-Type must be application/xml")
-        body = await request.content.read(self._max_body + 1)
-        if len(body) > self._max_body:
+        body = await _read_body(request, self._max_body)
+        if body is None:
             return web.Response(status=413, text=f"body larger than {self._max_body} bytes")
         incoming: Incoming | None = None
         try:
@@ -240,6 +240,21 @@ def error_reply(
         kind = "oadrCreatedReport" if message_type == "oadrCreateReport" else "oadrCanceledReport"
         return kind, {"response": response, "pending_reports": [], "ven_id": ven_id}
     return "oadrResponse", {"response": response, "ven_id": ven_id or ""}
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None once it grows past ``limit`` (a read returns what has
+    arrived so far, so a body that came in several TCP segments takes several reads)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _str(value: object) -> str | None:

@@ -1,18 +1,24 @@
 """What each VEN's poll needs, kept in memory and reloaded only when something changed.
 
 A poll must cost about what openleadr's own costs, so the steady state does no I/O: the VEN's
-registration, its events and whether messages wait for it are cached per VEN. Any change
-anywhere (every change is announced on ``{prefix}dr_events`` through the outbox, and VTN
-changes on ``{prefix}vtn``) marks the cache stale, in every gateway process; the next poll of
-each VEN reloads it from the database. While that subscription is down, entries expire after
-a few seconds instead, so a lost message can delay a change but never hide it.
+registration, its events and whether messages wait for it are cached per VEN. Every change is
+announced on ``{prefix}dr_events`` (through the outbox) or, for VTN state, on ``{prefix}vtn``;
+each gateway process reads both and marks stale exactly the VENs a message concerns (an
+invitation's VENs, a device's VEN); their next poll reloads them. A message it cannot place
+marks everything stale, and everything is then reloaded in one go (as at start-up), so a
+restart or a lost subscription costs a few queries, not one per VEN. While the subscription is
+down, entries also expire after a few seconds, so a lost message can delay a change but never
+hide it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,13 +28,19 @@ from redis.exceptions import RedisError
 
 from gateway.clock import Clock
 from gateway.domain.openadr import VenEvent
-from gateway.vtn.store import VenRecord, VtnStore
+from gateway.vtn.store import VenRecord, VenSnapshot, VtnStore
 
 logger = logging.getLogger(__name__)
 
 UNSUBSCRIBED_MAX_AGE_SECONDS = 2.0
 LAST_SEEN_FLUSH_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
+SEEN_MESSAGE_IDS = 4096
+# dr_events that change nothing a VEN is told (its status follows the clock).
+_IRRELEVANT = frozenset({
+    "event_started", "event_progress", "event_completed", "ven_provisioned",
+    "device_instructions_updated", "auto_response_updated",
+})  # fmt: skip
 
 
 @dataclass
@@ -46,44 +58,91 @@ class VtnState:
         self._redis = redis
         self._clock = clock
         self.channel = f"{prefix}vtn"
-        self._channels = (f"{prefix}dr_events", self.channel)
+        self._dr_events = f"{prefix}dr_events"
         self._generation = 0
         self._ven_generation: dict[str, int] = {}
         self._entries: dict[str, VenState] = {}
+        self._device_ven: dict[str, str | None] = {}
+        self._invitation_vens: dict[str, set[str]] = {}
         self._seen: dict[str, datetime] = {}
+        self._handled: deque[str] = deque(maxlen=SEEN_MESSAGE_IDS)
+        self._handled_set: set[str] = set()
+        self._bulk: asyncio.Task[None] | None = None
         self.subscribed = False
+        self.reloads = 0
 
+    # --- reads ----------------------------------------------------------------------------
     async def get(self, ven_id: str) -> VenState | None:
         entry = self._entries.get(ven_id)
         if entry is not None and self._fresh(entry):
             return entry
+        if self._bulk is not None and not self._bulk.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._bulk)
+            entry = self._entries.get(ven_id)
+            if entry is not None and self._fresh(entry):
+                return entry
         return await self.reload(ven_id)
 
+    def _current(self, ven_id: str) -> int:
+        return self._generation + self._ven_generation.get(ven_id, 0)
+
     def _fresh(self, entry: VenState) -> bool:
-        generation = self._generation + self._ven_generation.get(entry.record.ven_id, 0)
-        if entry.generation != generation:
+        if entry.generation != self._current(entry.record.ven_id):
             return False
         if not self.subscribed:
             return self._clock.monotonic() - entry.loaded_at < UNSUBSCRIBED_MAX_AGE_SECONDS
         return True
 
     async def reload(self, ven_id: str) -> VenState | None:
-        generation = self._generation + self._ven_generation.get(ven_id, 0)
-        record = await self._store.ven(ven_id)
-        if record is None:
+        generation = self._current(ven_id)
+        snapshot = await self._store.load(ven_id, self._clock.now())
+        self.reloads += 1
+        if snapshot is None:
             self._entries.pop(ven_id, None)
             return None
-        events = await self._store.events_for(ven_id, self._clock.now())
-        pending = await self._store.pending_count(ven_id)
-        entry = VenState(record, events, pending, generation, self._clock.monotonic())
+        return self._keep(ven_id, snapshot, generation)
+
+    def _keep(self, ven_id: str, snapshot: VenSnapshot, generation: int) -> VenState:
+        entry = VenState(
+            snapshot.record, snapshot.events, snapshot.pending_messages, generation,
+            self._clock.monotonic(),
+        )  # fmt: skip
         self._entries[ven_id] = entry
+        for event in snapshot.events:
+            self._invitation_vens.setdefault(event.event_id, set()).add(ven_id)
         return entry
 
+    async def load_everything(self) -> None:
+        """Every VEN at once (start-up, and after a change that could concern anyone)."""
+        generation = self._generation
+        snapshots, devices = await self._store.load_all(self._clock.now())
+        self.reloads += 1
+        self._device_ven = devices
+        self._invitation_vens.clear()
+        for ven_id in [v for v in self._entries if v not in snapshots]:
+            del self._entries[ven_id]
+        for ven_id, snapshot in snapshots.items():
+            self._keep(ven_id, snapshot, generation + self._ven_generation.get(ven_id, 0))
+
+    # --- invalidation ---------------------------------------------------------------------
     def invalidate(self, ven_id: str | None = None) -> None:
-        if ven_id is None:
-            self._generation += 1
-        else:
+        if ven_id is not None:
             self._ven_generation[ven_id] = self._ven_generation.get(ven_id, 0) + 1
+            return
+        self._generation += 1
+        if self._bulk is None or self._bulk.done():
+            self._bulk = asyncio.get_running_loop().create_task(self._bulk_load())
+
+    async def _bulk_load(self) -> None:
+        try:
+            await self.load_everything()
+        except Exception as err:  # each VEN then reloads on its own next poll
+            logger.warning("vtn: bulk reload failed (%s)", err)
+
+    def _invalidate_many(self, ven_ids: Iterable[str]) -> None:
+        for ven_id in ven_ids:
+            self.invalidate(ven_id)
 
     async def changed(self, ven_id: str) -> None:
         """This process changed a VEN's state: drop its entry here and tell the others."""
@@ -93,6 +152,68 @@ class VtnState:
         except (RedisError, OSError) as err:
             logger.warning("vtn: change of %s not announced (%s)", ven_id, err)
 
+    def published(self, batch: list[tuple[str, str]]) -> None:
+        """The outbox of this process just published these: apply them at once."""
+        for channel, payload in batch:
+            self._take(channel, payload)
+
+    def _take(self, channel: str, data: bytes | str | None) -> None:
+        try:
+            message = json.loads(data or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            message = None
+        if not isinstance(message, dict):
+            self.invalidate()
+            return
+        if channel == self.channel:
+            ven_id = message.get("ven_id")
+            if isinstance(ven_id, str):
+                self.invalidate(ven_id)
+            else:
+                self.invalidate()
+            return
+        message_id = message.get("message_id")
+        if isinstance(message_id, str):
+            if message_id in self._handled_set:
+                return  # published here and now heard back from Redis
+            if len(self._handled) == self._handled.maxlen:
+                self._handled_set.discard(self._handled[0])
+            self._handled.append(message_id)
+            self._handled_set.add(message_id)
+        self._apply(message)
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        kind = message.get("event")
+        if kind in _IRRELEVANT:
+            return
+        if kind == "device_registered":
+            device, ven = message.get("device_id"), message.get("ven_id")
+            if isinstance(device, str):
+                self._device_ven[device] = ven if isinstance(ven, str) else None
+                if isinstance(ven, str):
+                    self.invalidate(ven)
+            return
+        invitation_id = message.get("invitation_id")
+        if (isinstance(invitation_id, str) and kind != "event_scheduled") or kind in (
+            "invitation_created", "invitation_modified"
+        ):  # fmt: skip
+            vens = set(self._invitation_vens.get(str(invitation_id), ()))
+            devices = message.get("devices")
+            if isinstance(devices, list):
+                for device in devices:
+                    ven = self._device_ven.get(str(device))
+                    if ven is None and str(device) not in self._device_ven:
+                        self.invalidate()  # a device this process has not heard of
+                        return
+                    if ven is not None:
+                        vens.add(ven)
+            self._invalidate_many(vens)
+            return
+        if kind == "event_scheduled":
+            return  # the invitation's own message (answered) already marks its VENs
+        self.invalidate()  # an event cancelled or missed, or anything unknown
+
+    # --- last seen ------------------------------------------------------------------------
     def seen(self, ven_id: str) -> None:
         self._seen[ven_id] = self._clock.now()
 
@@ -105,15 +226,27 @@ class VtnState:
                 self._seen.setdefault(ven_id, when)
             raise
 
+    async def flush_seen_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LAST_SEEN_FLUSH_SECONDS)
+            try:
+                await self.flush_seen()
+            except Exception as err:
+                logger.warning("vtn: last-seen times not stored yet (%s)", err)
+
+    # --- subscription ---------------------------------------------------------------------
     async def listen(self) -> None:
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(*self._channels)
+                    await pubsub.subscribe(self._dr_events, self.channel)
                     self.subscribed = True
                     self.invalidate()  # anything may have changed while unsubscribed
                     async for message in pubsub.listen():
-                        self._take(message)
+                        channel = message.get("channel")
+                        if isinstance(channel, bytes):
+                            channel = channel.decode()
+                        self._take(str(channel), message.get("data"))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as err:
@@ -122,23 +255,8 @@ class VtnState:
                 self.subscribed = False
             await asyncio.sleep(RECONNECT_SECONDS)
 
-    def _take(self, message: dict[str, Any]) -> None:
-        channel = message.get("channel")
-        channel = channel.decode() if isinstance(channel, bytes) else channel
-        if channel == self.channel:
-            try:
-                ven_id = json.loads(message.get("data") or b"{}").get("ven_id")
-            except (ValueError, AttributeError):
-                ven_id = None
-            if isinstance(ven_id, str):
-                self.invalidate(ven_id)
-                return
-        self.invalidate()
-
-    async def flush_seen_forever(self) -> None:
-        while True:
-            await asyncio.sleep(LAST_SEEN_FLUSH_SECONDS)
-            try:
-                await self.flush_seen()
-            except Exception as err:
-                logger.warning("vtn: last-seen times not stored yet (%s)", err)
+    async def close(self) -> None:
+        if self._bulk is not None:
+            self._bulk.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._bulk

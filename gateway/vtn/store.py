@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
@@ -165,73 +166,67 @@ class VtnStore:
         if not seen:
             return
         async with self._db.write() as session:
-            for ven_id, when in seen.items():
-                await session.execute(
-                    update(VenRow).where(VenRow.ven_id == ven_id).values(last_seen_at=when)
-                )
+            # One executemany by primary key for every VEN seen since the last flush.
+            await session.execute(
+                update(VenRow),
+                [{"ven_id": ven_id, "last_seen_at": when} for ven_id, when in seen.items()],
+            )
 
-    # --- events ---------------------------------------------------------------------------
-    async def events_for(self, ven_id: str, now: datetime) -> list[VenEvent]:
-        """Every event this VEN has among invitations that have not long ended."""
-        since = now - EVENT_RETENTION - timedelta(days=1)  # longest event: one day
+    # --- what a poll needs ----------------------------------------------------------------
+    async def load(self, ven_id: str, now: datetime) -> VenSnapshot | None:
+        """One VEN's registration, events and count of waiting messages, in one read."""
         async with self._db.read() as session:
-            invitation_ids = (
+            row = await session.get(VenRow, ven_id)
+            if row is None:
+                return None
+            ids = (
                 await session.scalars(
                     select(InvitationRow.id)
                     .join(
                         InvitationDeviceRow, InvitationDeviceRow.invitation_id == InvitationRow.id
                     )
                     .join(DeviceRow, DeviceRow.id == InvitationDeviceRow.device_id)
-                    .where(DeviceRow.ven_id == ven_id, InvitationRow.event_time > since)
+                    .where(DeviceRow.ven_id == ven_id, InvitationRow.event_time > _since(now))
                     .distinct()
                 )
             ).all()
-            if not invitation_ids:
-                return []
-            rows = (
+            events = await _events(session, list(ids), now) if ids else {}
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(VenMessageRow)
+                .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None))
+            )
+            return VenSnapshot(_record(row), events.get(ven_id, []), int(pending or 0))
+
+    async def load_all(self, now: datetime) -> tuple[dict[str, VenSnapshot], dict[str, str | None]]:
+        """Every VEN's snapshot and the device -> VEN map, in a few queries."""
+        async with self._db.read() as session:
+            rows = (await session.scalars(select(VenRow))).all()
+            ids = (
                 await session.scalars(
-                    select(InvitationRow)
-                    .where(InvitationRow.id.in_(invitation_ids))
-                    .options(selectinload(InvitationRow.devices))
-                    .order_by(InvitationRow.event_time, InvitationRow.id)
+                    select(InvitationRow.id).where(InvitationRow.event_time > _since(now))
                 )
             ).all()
-            device_ids = {d.device_id for r in rows for d in r.devices}
-            devices = {
-                d.id: d
-                for d in await session.scalars(
-                    select(DeviceRow).where(DeviceRow.id.in_(device_ids))
-                )
-            }
-            event_ids = [r.event_id for r in rows if r.event_id]
-            event_status = {
-                e.id: e.status
-                for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
-            }
-        events = []
-        for row in rows:
-            cancelled = row.status in _CANCELLED_INVITATIONS or (
-                row.event_id is not None and event_status.get(row.event_id) in _CANCELLED_EVENTS
+            events = await _events(session, list(ids), now) if ids else {}
+            pending = dict(
+                (
+                    await session.execute(
+                        select(VenMessageRow.ven_id, func.count())
+                        .where(VenMessageRow.delivered_at.is_(None))
+                        .group_by(VenMessageRow.ven_id)
+                    )
+                ).all()
             )
-            facts = InvitationFacts(
-                invitation_id=row.id,
-                created_at=row.created_at,
-                event_time=row.event_time,
-                duration_minutes=row.duration_minutes,
-                target_kw=row.target_kw,
-                load_percentage=row.load_percentage,
-                modification_number=row.modification_number,
-                cancelled=cancelled,
-                devices=tuple(
-                    InvitedDevice(d.device_id, devices[d.device_id].ven_id,
-                                  devices[d.device_id].resource_id)
-                    for d in row.devices
-                ),
-            )  # fmt: skip
-            event = ven_events(facts).get(ven_id)
-            if event is not None and event.end > now - EVENT_RETENTION:
-                events.append(event)
-        return events
+            devices: dict[str, str | None] = dict(
+                (await session.execute(select(DeviceRow.id, DeviceRow.ven_id))).all()
+            )
+        snapshots = {
+            r.ven_id: VenSnapshot(
+                _record(r), events.get(r.ven_id, []), int(pending.get(r.ven_id, 0))
+            )
+            for r in rows
+        }
+        return snapshots, devices
 
     # --- messages waiting for a poll ------------------------------------------------------
     async def queue(
@@ -243,15 +238,6 @@ class VtnStore:
                     ven_id=ven_id, message_type=message_type, payload=payload, created_at=now
                 )
             )
-
-    async def pending_count(self, ven_id: str) -> int:
-        async with self._db.read() as session:
-            ids = await session.scalars(
-                select(VenMessageRow.id).where(
-                    VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None)
-                )
-            )
-            return len(ids.all())
 
     async def take_next(self, ven_id: str, now: datetime) -> QueuedMessage | None:
         """The oldest undelivered message, marked delivered in the same transaction."""
@@ -376,3 +362,62 @@ class VtnStore:
             if row.cancelled_at is None:
                 row.cancelled_at = now
             return True
+
+
+@dataclass(frozen=True)
+class VenSnapshot:
+    record: VenRecord
+    events: list[VenEvent]
+    pending_messages: int
+
+
+def _since(now: datetime) -> datetime:
+    return now - EVENT_RETENTION - timedelta(days=1)  # the longest event is one day
+
+
+async def _events(
+    session: AsyncSession, invitation_ids: list[str], now: datetime
+) -> dict[str, list[VenEvent]]:
+    """The events of these invitations, by VEN, leaving out those long ended."""
+    rows = (
+        await session.scalars(
+            select(InvitationRow)
+            .where(InvitationRow.id.in_(invitation_ids))
+            .options(selectinload(InvitationRow.devices))
+            .order_by(InvitationRow.event_time, InvitationRow.id)
+        )
+    ).all()
+    device_ids = {d.device_id for r in rows for d in r.devices}
+    devices = {
+        d.id: d
+        for d in await session.scalars(select(DeviceRow).where(DeviceRow.id.in_(device_ids)))
+    }
+    event_ids = [r.event_id for r in rows if r.event_id]
+    event_status = {
+        e.id: e.status
+        for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
+    }
+    by_ven: dict[str, list[VenEvent]] = {}
+    for row in rows:
+        cancelled = row.status in _CANCELLED_INVITATIONS or (
+            row.event_id is not None and event_status.get(row.event_id) in _CANCELLED_EVENTS
+        )
+        facts = InvitationFacts(
+            invitation_id=row.id,
+            created_at=row.created_at,
+            event_time=row.event_time,
+            duration_minutes=row.duration_minutes,
+            target_kw=row.target_kw,
+            load_percentage=row.load_percentage,
+            modification_number=row.modification_number,
+            cancelled=cancelled,
+            devices=tuple(
+                InvitedDevice(d.device_id, devices[d.device_id].ven_id,
+                              devices[d.device_id].resource_id)
+                for d in row.devices
+            ),
+        )  # fmt: skip
+        for ven_id, event in ven_events(facts).items():
+            if event.end > now - EVENT_RETENTION:
+                by_ven.setdefault(ven_id, []).append(event)
+    return by_ven

@@ -34,6 +34,10 @@ class Vtn:
     runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        try:
+            await self.state.load_everything()
+        except Exception as err:  # the VENs then load one by one as they poll
+            logger.warning("vtn: preload failed (%s)", err)
         self.tasks.append(asyncio.create_task(self.state.listen(), name="vtn-changes"))
         self.tasks.append(asyncio.create_task(self.state.flush_seen_forever(), name="vtn-seen"))
 
@@ -64,6 +68,7 @@ class Vtn:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.tasks.clear()
+        await self.state.close()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -97,7 +102,7 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
     )
     store = VtnStore(services.db)
     state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
-    services.publisher.on_change.append(state.invalidate)
+    services.publisher.on_published.append(state.published)
     service = VtnService(
         config, store, state, services.invitations, services.redis, settings.redis_prefix,
         services.clock,

@@ -490,3 +490,38 @@ async def test_two_gateway_processes_on_one_database_serve_the_same_events(
     )
     assert done["answers"][0]["source"] == "ven"
     await asyncio.sleep(0)
+
+
+async def test_a_large_body_arriving_in_pieces_is_read_whole(
+    api: Api, make_ven: VenFactory
+) -> None:
+    await provision(api, "ven-a", {"a1": "ra1"})
+    ven = make_ven("ven-a", ven_id="ven-a")
+    await register(ven)
+    report = objects.Report(
+        report_specifier_id="spec", report_name="TELEMETRY_USAGE", report_request_id="x",
+        intervals=[
+            objects.ReportInterval(
+                dtstart=datetime.now(UTC),
+                report_payload=objects.ReportPayload(r_id=f"nope-{i}", value=float(i)),
+            )
+            for i in range(2000)
+        ],
+    )  # fmt: skip
+    body = create_message(
+        "oadrUpdateReport", ven_id="ven-a", request_id="big", reports=[report]
+    ).encode()
+    assert len(body) > 300_000
+
+    async def pieces() -> Any:
+        for at in range(0, len(body), 4096):
+            yield body[at : at + 4096]
+            await asyncio.sleep(0)
+
+    resp = await api.client.post(
+        "/OpenADR2/Simple/2.0b/EiReport", data=pieces(), headers={"Content-Type": "application/xml"}
+    )
+    assert resp.status == 200
+    kind, payload = parse_message(await resp.read())
+    assert kind == "oadrUpdatedReport"
+    assert payload["response"]["response_code"] == 452  # parsed whole: its rIDs are unknown
