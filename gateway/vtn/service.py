@@ -165,7 +165,7 @@ class VtnService:
             self._clock.now(),
             keep_registration_id=given if given == record.registration_id else None,
         )
-        await self._state.changed(record.ven_id)
+        await self._state.refreshed(record.ven_id)
         logger.info("VEN %s (%s) registered: %s", record.ven_id, record.name, registration_id)
         return "oadrCreatedPartyRegistration", {
             "response": ok(request_id),
@@ -241,7 +241,7 @@ class VtnService:
         now = self._clock.now()
         delivered = after_delivery(current, ven.record.delivered, {e.event_id for e in ven.events})
         await self._store.save_delivered(ven.record.ven_id, delivered)
-        await self._state.changed(ven.record.ven_id)
+        await self._state.delivered(ven.record.ven_id, delivered)
         return "oadrDistributeEvent", {
             "response": ok(request_id),
             "request_id": uuid.uuid4().hex,

@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +71,7 @@ class VtnState:
         self._bulk: asyncio.Task[None] | None = None
         self.subscribed = False
         self.reloads = 0
+        self._origin = uuid.uuid4().hex
 
     # --- reads ----------------------------------------------------------------------------
     async def get(self, ven_id: str) -> VenState | None:
@@ -147,8 +149,28 @@ class VtnState:
     async def changed(self, ven_id: str) -> None:
         """This process changed a VEN's state: drop its entry here and tell the others."""
         self.invalidate(ven_id)
+        await self._announce(ven_id)
+
+    async def refreshed(self, ven_id: str) -> None:
+        """Like ``changed``, but reload the entry now (after a registration, so that the
+        VEN's first polls find it warm)."""
+        self.invalidate(ven_id)
+        await self.reload(ven_id)
+        await self._announce(ven_id)
+
+    async def delivered(self, ven_id: str, delivered: dict[str, Any]) -> None:
+        """The VEN was just told of its events: note it here, tell the others."""
+        entry = self._entries.get(ven_id)
+        if entry is not None:
+            entry.record = replace(entry.record, delivered=delivered)
+        else:
+            self.invalidate(ven_id)
+        await self._announce(ven_id)
+
+    async def _announce(self, ven_id: str) -> None:
+        message = json.dumps({"ven_id": ven_id, "origin": self._origin})
         try:
-            await self._redis.publish(self.channel, json.dumps({"ven_id": ven_id}))
+            await self._redis.publish(self.channel, message)
         except (RedisError, OSError) as err:
             logger.warning("vtn: change of %s not announced (%s)", ven_id, err)
 
@@ -166,6 +188,8 @@ class VtnState:
             self.invalidate()
             return
         if channel == self.channel:
+            if message.get("origin") == self._origin:
+                return  # this process made the change and has applied it already
             ven_id = message.get("ven_id")
             if isinstance(ven_id, str):
                 self.invalidate(ven_id)
