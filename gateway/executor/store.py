@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
+from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow, InvitationRow
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
 from gateway.domain.reduction import ReductionResult
 from gateway.executor.samples import pack, unpack
@@ -176,6 +176,17 @@ async def start(
         return _plan(row)
 
 
+async def bump_invitation(session: AsyncSession, invitation_id: str | None) -> None:
+    """The event of an invitation was cancelled or missed: its VENs are told with a new
+    modificationNumber, which OpenADR 2.0b requires of a cancel."""
+    if invitation_id is not None:
+        await session.execute(
+            update(InvitationRow)
+            .where(InvitationRow.id == invitation_id)
+            .values(modification_number=InvitationRow.modification_number + 1)
+        )
+
+
 async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
     async with ctx.db.write() as session:
         row = await session.get(EventRow, event_id, with_for_update=True)
@@ -183,6 +194,7 @@ async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
             return False
         row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.MISS).value
         row.updated_at = ctx.clock.now()
+        await bump_invitation(session, row.invitation_id)
         ctx.announce(session, "event_missed", event_id=row.id, end_time=row.end_time.isoformat())
         return True
 

@@ -26,7 +26,7 @@ from gateway.domain.invitations import (
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
 from gateway.executor.results import replay
 from gateway.executor.run import live_key
-from gateway.executor.store import apply_results, samples_of, totals
+from gateway.executor.store import apply_results, bump_invitation, samples_of, totals
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.views import EventView
@@ -154,8 +154,13 @@ class EventService:
         await self._ctx.publisher.flush()
         return EventView.of(row)
 
-    async def stage_cancel(self, session: AsyncSession, event_id: str, reason: str) -> EventRow:
-        """Cancel an event inside the caller's transaction, keeping its totals up to now."""
+    async def stage_cancel(
+        self, session: AsyncSession, event_id: str, reason: str, *, bump: bool = True
+    ) -> EventRow:
+        """Cancel an event inside the caller's transaction, keeping its totals up to now.
+
+        ``bump``: give its invitation a new modificationNumber (the caller does not change
+        the invitation itself)."""
         now = self._ctx.clock.now()
         row = await session.get(
             EventRow,
@@ -169,6 +174,8 @@ class EventService:
         row.status = next_event_status(previous, EventTrigger.CANCEL).value
         row.cancel_reason = reason
         row.updated_at = now
+        if bump:
+            await bump_invitation(session, row.invitation_id)
         results: dict[str, float | None] = {}
         if previous is EventStatus.ACTIVE and row.started_at is not None:
             # The executor's samples are all stored: the totals up to now are final.

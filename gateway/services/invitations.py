@@ -59,6 +59,10 @@ class InvitationState(StrEnum):
     ANSWERED = "answered"
 
 
+class StaleModification(Conflict):
+    """An answer to terms that have changed since."""
+
+
 @dataclass(frozen=True)
 class VenAnswerOutcome:
     """What became of a VEN's answer for its devices in one invitation."""
@@ -248,7 +252,7 @@ class InvitationService:
                         "cancel it instead of modifying it"
                     )
                 superseded = f"superseded by modification {row.modification_number + 1}"
-                await self._events.stage_cancel(session, row.event_id, superseded)
+                await self._events.stage_cancel(session, row.event_id, superseded, bump=False)
                 if event is not None:
                     event.invitation_id = None
                 row.event_id = None
@@ -302,7 +306,7 @@ class InvitationService:
             if row.event_id is not None:
                 event = await session.get(EventRow, row.event_id)
                 if event is not None and EventStatus(event.status) in OPEN_EVENT_STATUSES:
-                    await self._events.stage_cancel(session, row.event_id, why)
+                    await self._events.stage_cancel(session, row.event_id, why, bump=False)
             row.status = status.value
             row.response = Response.NO.value
             row.decided_at = now
@@ -320,7 +324,7 @@ class InvitationService:
         invitation_id: str,
         device_ids: Sequence[str],
         answer: Answer,
-        committed_kw: float,
+        modification_number: int,
     ) -> VenAnswerOutcome:
         """A VEN's optIn/optOut for its devices, through the same locked path as admin answers.
 
@@ -335,6 +339,15 @@ class InvitationService:
             )
             if row is None:
                 raise NotFound(f"invitation {invitation_id} not found")
+            if modification_number != row.modification_number:
+                raise StaleModification(
+                    f"invitation {invitation_id} is at modification "
+                    f"{row.modification_number}, not {modification_number}"
+                )
+            invited = [d.device_id for d in row.devices]
+            device_ids = [d for d in device_ids if d in invited]
+            # What each device commits follows the terms under the lock, never a cached copy.
+            committed_kw = row.target_kw / len(invited) if invited else 0.0
             existing = {a.device_id: a for a in row.answers}
             unchanged = [d for d in device_ids if d in existing and existing[d].answer == answer]
             fresh = [d for d in device_ids if d not in existing]
@@ -472,6 +485,8 @@ class InvitationService:
             return None
         accepted = decision.outcome is DecisionOutcome.SCHEDULE
         trigger = InvitationTrigger.ACCEPT if accepted else InvitationTrigger.DECLINE
+        if not accepted:
+            row.modification_number += 1  # OpenADR: a cancel is a modification
         row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
         row.response = (Response.YES if accepted else Response.NO).value
         row.decided_at = now
@@ -513,6 +528,7 @@ class InvitationService:
                 row.response = Response.NO.value
                 row.decided_at = now
                 row.decision_reason = "the event time came before the answers decided"
+                row.modification_number += 1
                 row.auto_response_due_at = None
                 self._ctx.announce(session, "invitation_expired", invitation_id=row.id)
         for row in rows:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
+from xml.sax.saxutils import escape as xml_escape
 
 from lxml import etree
 from openleadr import utils
@@ -200,6 +202,20 @@ def _request_id(tree: etree._Element) -> str | None:
 _PLAIN_RESPONSES_KEPT = 100_000
 
 
+def _escaped(value: Any) -> Any:
+    """Text as XML character data: openleadr's templates do not escape, and IDs, descriptions
+    and names can come from a VEN (a venID "a&amp;b" is schema-valid)."""
+    if isinstance(value, str):
+        return xml_escape(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _escaped(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
 class Encoder:
     """Renders openleadr's templates; signs with a key loaded once, when one is configured."""
 
@@ -219,7 +235,7 @@ class Encoder:
         key = self._plain_key(message_type, payload)
         if key is not None and (cached := self._plain_responses.get(key)) is not None:
             return cached
-        payload = preflight_message(message_type, payload)
+        payload = _escaped(preflight_message(message_type, payload))
         signed_object = utils.flatten_xml(self._template(f"{message_type}.xml").render(**payload))
         signature = self._sign(signed_object) if self._key is not None else None
         rendered: str = self._template("oadrPayload.xml").render(

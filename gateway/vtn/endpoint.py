@@ -193,9 +193,18 @@ class VtnEndpoint:
 
     def _xml(self, message_type: str, payload: dict[str, Any]) -> web.Response:
         payload.setdefault("vtn_id", self.vtn_id)
-        return web.Response(
-            text=self._encoder.encode(message_type, payload), content_type="application/xml"
-        )
+        try:
+            text = self._encoder.encode(message_type, payload)
+        except Exception:  # an answer that cannot be rendered is still no 500 to the VEN
+            logger.exception("VTN: could not render %s", message_type)
+            text = self._encoder.encode(
+                "oadrResponse",
+                {"response": {"response_code": int(StatusCode.DEPLOYMENT_ERROR_OR_OTHER_ERROR),
+                              "response_description": "the answer could not be rendered",
+                              "request_id": ""},
+                 "ven_id": "", "vtn_id": self.vtn_id},
+            )  # fmt: skip
+        return web.Response(text=text, content_type="application/xml")
 
 
 def error_reply(

@@ -29,7 +29,7 @@ from gateway.domain.openadr import (
     visible,
 )
 from gateway.jsonable import from_jsonable, to_jsonable
-from gateway.services.invitations import InvitationService
+from gateway.services.invitations import InvitationService, StaleModification
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
 from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import Registration, ReportPoint, VenRecord, VtnStore
@@ -304,26 +304,25 @@ class VtnService:
         if isinstance(responses, dict):
             responses = [responses]
         events = {e.event_id: e for e in ven.events}
-        plans: list[tuple[VenEvent, Answer]] = []
+        plans: list[tuple[VenEvent, Answer, int]] = []
         for response in responses:
             event_id = response.get("event_id")
             event = events.get(event_id) if isinstance(event_id, str) else None
             if event is None:
                 raise OadrError(StatusCode.INVALID_ID, f"event {event_id} is not one of this VEN's")
-            if response.get("modification_number") != event.modification_number:
-                raise OadrError(
-                    StatusCode.OUT_OF_SEQUENCE,
-                    f"event {event_id} is at modification {event.modification_number}, "
-                    f"not {response.get('modification_number')}",
-                )
+            modification = response.get("modification_number")
+            if not isinstance(modification, int) or isinstance(modification, bool):
+                raise OadrError(StatusCode.INVALID_DATA, f"event {event_id}: no modificationNumber")
             opt = response.get("opt_type")
             if opt not in ("optIn", "optOut"):
                 raise OadrError(StatusCode.INVALID_DATA, f"optType {opt!r} is not optIn/optOut")
-            plans.append((event, Answer.YES if opt == "optIn" else Answer.NO))
+            plans.append((event, Answer.YES if opt == "optIn" else Answer.NO, modification))
         notes = []
         refused = []
-        for event, answer in plans:
-            outcome = await self._answer(event, event.device_ids, answer)
+        for event, answer, modification in plans:
+            # The modification is checked against the invitation under its lock (450 if the
+            # terms changed since), never against this process's cached copy.
+            outcome = await self._answer(event, event.device_ids, answer, modification)
             if outcome.refused:
                 refused.append(f"{event.event_id}: {outcome.refused}")
             elif outcome.changed:
@@ -333,13 +332,17 @@ class VtnService:
             raise OadrError(StatusCode.NOT_ALLOWED, "; ".join(refused)[:500], request_id=request_id)
         return "oadrResponse", {"response": ok(request_id, "; ".join(notes)[:500] or "OK")}
 
-    async def _answer(self, event: VenEvent, device_ids: tuple[str, ...], answer: Answer) -> Any:
+    async def _answer(
+        self, event: VenEvent, device_ids: tuple[str, ...], answer: Answer, modification: int
+    ) -> Any:
         try:
             return await self._invitations.answer_from_ven(
-                event.event_id, device_ids, answer, event.per_device_kw
+                event.event_id, device_ids, answer, modification
             )
         except NotFound as err:
             raise OadrError(StatusCode.INVALID_ID, err.message) from err
+        except StaleModification as err:
+            raise OadrError(StatusCode.OUT_OF_SEQUENCE, err.message) from err
         except GatewayError as err:
             raise OadrError(StatusCode.NOT_ALLOWED, err.message) from err
 
@@ -379,7 +382,9 @@ class VtnService:
                     StatusCode.TARGET_MISMATCH, f"none of these resources is in event {event_id}"
                 )
             answer = Answer.YES if opt_type == "optIn" else Answer.NO
-            outcome = await self._answer(event, device_ids, answer)
+            given = payload.get("modification_number")
+            modification = given if isinstance(given, int) else event.modification_number
+            outcome = await self._answer(event, device_ids, answer, modification)
             if outcome.refused:
                 raise OadrError(StatusCode.NOT_ALLOWED, outcome.refused, request_id=request_id)
         else:

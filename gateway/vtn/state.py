@@ -117,7 +117,10 @@ class VtnState:
 
     async def load_everything(self) -> None:
         """Every VEN at once (start-up, and after a change that could concern anyone)."""
+        # Versions as they were before the read: a change announced during it leaves the
+        # entry it concerns stale, never fresh with old data.
         generation = self._generation
+        versions = dict(self._ven_generation)
         snapshots, devices = await self._store.load_all(self._clock.now())
         self.reloads += 1
         self._device_ven = devices
@@ -125,7 +128,7 @@ class VtnState:
         for ven_id in [v for v in self._entries if v not in snapshots]:
             del self._entries[ven_id]
         for ven_id, snapshot in snapshots.items():
-            self._keep(ven_id, snapshot, generation + self._ven_generation.get(ven_id, 0))
+            self._keep(ven_id, snapshot, generation + versions.get(ven_id, 0))
 
     # --- invalidation ---------------------------------------------------------------------
     def invalidate(self, ven_id: str | None = None) -> None:

@@ -250,10 +250,19 @@ async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
     )
     assert [(a["answer"], a["committed_kw"]) for a in declined["answers"]] == [("NO", 0.0)]
 
+    # Declining cancels the event: a new modificationNumber tells the VEN (OpenADR 2.0b).
+    inbox = Inbox(ven)
+    await ven._poll()
+    told = inbox.of("oadrDistributeEvent")[-1]["events"][0]["event_descriptor"]
+    assert (told["event_status"], told["modification_number"]) == ("cancelled", 1)
     # The same answer again is taken quietly; a change of mind after the decision is not.
-    again = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optOut"))
+    again = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optOut", 1))
     assert again[1]["response"]["response_code"] == 200
-    changed = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn"))
+    stale = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn"))
+    assert stale[1]["response"]["response_code"] == 450
+    changed = await raw(
+        api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn", 1)
+    )
     assert changed[1]["response"]["response_code"] == 451
     assert "cancelled" in changed[1]["response"]["response_description"]
     after = await api.get(f"/api/invitations/{invitation['id']}")
