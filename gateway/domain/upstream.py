@@ -1,8 +1,9 @@
 """What an upstream (utility) OpenADR event asks of the gateway, and what to answer (pure).
 
 - Event time and duration come from the event's active period.
-- The load: a ``LOAD_DISPATCH`` signal gives the kW to shed (its first interval's payload,
-  scaled to kW), which over the duration is the invitation's energy (kWh = kW x hours).
+- The load: a ``LOAD_DISPATCH`` signal of type ``delta`` gives the kW to shed (its largest
+  interval payload, scaled to kW; a ``setpoint`` is refused), which over the duration is
+  the invitation's energy (kWh = kW x hours).
   Without one, a ``SIMPLE`` level gives a share to shed: level 1 -> 10 %, 2 -> 25 %,
   3 -> 50 % (level 0, normal operation, asks for nothing).
 - Target devices: the configured devices (all when none are configured); when the event
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,13 +76,20 @@ def read_event(event: Mapping[str, Any]) -> UpstreamTerms:
     load_kw, share = 0.0, 0.0
     for signal in signals:
         name = signal.get("signal_name")
-        value = _first_payload(signal)
+        value = _largest_payload(signal)
         if value is None:
             continue
         if name == "LOAD_DISPATCH":
+            kind = str(signal.get("signal_type") or "delta")
+            if kind != "delta":
+                # A setpoint is the load to run at, not an amount to shed: without a
+                # baseline of its own the gateway cannot turn it into a reduction.
+                raise UnusableEvent(f"LOAD_DISPATCH of type {kind} is not supported (delta is)")
             load_kw = max(load_kw, value * _scale(signal))
         elif name == "SIMPLE":
-            share = max(share, SIMPLE_LEVEL_SHARE.get(int(value), 0.0))
+            share = max(share, SIMPLE_LEVEL_SHARE.get(round(value), 0.0))
+    if not (0 <= load_kw < 1e9):
+        raise UnusableEvent(f"the load to shed ({load_kw} kW) is out of range")
     targets = event.get("targets_by_type") or {}
     resources = targets.get("resource_id") or []
     if isinstance(resources, str):
@@ -99,13 +108,16 @@ def read_event(event: Mapping[str, Any]) -> UpstreamTerms:
     )
 
 
-def _first_payload(signal: Mapping[str, Any]) -> float | None:
-    intervals = signal.get("intervals") or []
-    for interval in intervals:
-        value = interval.get("signal_payload")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
-            return float(value)
-    return None
+def _largest_payload(signal: Mapping[str, Any]) -> float | None:
+    """The most the signal asks over its intervals (a ramp [0, 5] asks for 5)."""
+    values = [
+        float(i.get("signal_payload"))
+        for i in signal.get("intervals") or []
+        if isinstance(i.get("signal_payload"), int | float)
+        and not isinstance(i.get("signal_payload"), bool)
+        and math.isfinite(i.get("signal_payload"))
+    ]
+    return max(values) if values else None
 
 
 def _scale(signal: Mapping[str, Any]) -> float:

@@ -32,16 +32,19 @@ return 0
 
 
 class EventLease:
-    def __init__(self, redis: Redis, prefix: str, owner: str, ttl_seconds: float) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, owner: str, ttl_seconds: float, kind: str = "executor"
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._kind = kind
         self._owner = owner
         self._ttl_ms = max(int(ttl_seconds * 1000), 100)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
     def _key(self, event_id: str) -> str:
-        return f"{self._prefix}executor:lease:{event_id}"
+        return f"{self._prefix}{self._kind}:lease:{event_id}"
 
     def _value(self, fence: int) -> str:
         return f"{self._owner}:{fence}"

@@ -104,9 +104,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         device_ids=tuple(body.devices),
     )
     view = await services.invitations.create(request_, await services.auto_response.config())
-    if view.auto_response.due_at is not None and view.auto_response.due_at <= services.clock.now():
-        view = await services.auto_response.respond(view.id) or view
-    return json_view(view, status=201)
+    return json_view(await services.auto_response.respond_if_due(view), status=201)
 
 
 async def modify_invitation(request: web.Request) -> web.Response:
@@ -120,7 +118,9 @@ async def modify_invitation(request: web.Request) -> web.Response:
         device_ids=tuple(body.devices),
     )
     invitation_id = request.match_info["invitation_id"]
-    return json_view(await services.invitations.modify(invitation_id, request_))
+    auto = await services.auto_response.config()
+    view = await services.invitations.modify(invitation_id, request_, auto)
+    return json_view(await services.auto_response.respond_if_due(view))
 
 
 async def cancel_invitation(request: web.Request) -> web.Response:

@@ -88,6 +88,13 @@ class AutoResponseService:
         await self._ctx.publisher.flush()
         return AutoResponseConfigView.of(row)
 
+    async def respond_if_due(self, view: InvitationView) -> InvitationView:
+        """Right after an invitation is made or changed: a response delay of 0 answers at once."""
+        due = view.auto_response.due_at
+        if due is not None and due <= self._ctx.clock.now():
+            return await self.respond(view.id) or view
+        return view
+
     async def respond(self, invitation_id: str) -> InvitationView | None:
         """Answer the invitation's unanswered devices now, if its auto-response is due."""
         now = self._ctx.clock.now()

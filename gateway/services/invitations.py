@@ -83,15 +83,20 @@ class InvitationService:
         self._events = events
 
     async def create(
-        self, request: InvitationRequest, auto_config: AutoResponseConfig
+        self,
+        request: InvitationRequest,
+        auto_config: AutoResponseConfig,
+        invitation_id: str | None = None,
     ) -> InvitationView:
+        """``invitation_id``: a caller-chosen id (the upstream side derives it from the
+        utility's eventID, so a retry after a crash finds the invitation made before)."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             known = await known_device_ids(session, request.device_ids)
             validate_invitation(request, now, known)
             plan = plan_auto_response(auto_config, request.event_time, now)
             row = InvitationRow(
-                id=str(uuid.uuid4()),
+                id=invitation_id or str(uuid.uuid4()),
                 created_at=now,
                 event_time=request.event_time,
                 duration_minutes=request.duration_minutes,
@@ -227,7 +232,12 @@ class InvitationService:
         await self._after_change(invitation_id)
         return view
 
-    async def modify(self, invitation_id: str, request: InvitationRequest) -> InvitationView:
+    async def modify(
+        self,
+        invitation_id: str,
+        request: InvitationRequest,
+        auto_config: AutoResponseConfig | None = None,
+    ) -> InvitationView:
         """Change an invitation's time, load or devices: bumps its modification number.
 
         The devices are asked again: their answers are cleared. A scheduled invitation whose
@@ -276,6 +286,10 @@ class InvitationService:
             row.load_percentage = request.load_percentage
             row.target_kw = request.target_kw
             row.modification_number += 1
+            if auto_config is not None:  # the devices are asked again: so is auto-response
+                plan = plan_auto_response(auto_config, request.event_time, now)
+                row.auto_response_due_at = plan.due_at
+                row.auto_response_note = plan.skip_reason
             self._ctx.announce(
                 session,
                 "invitation_modified",

@@ -9,11 +9,15 @@ and retried, and everything it must not forget is in the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from openleadr import enums
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
 
 from gateway.bus.power import RedisPowerReader
 from gateway.db.models import UpstreamEventRow
@@ -27,6 +31,7 @@ from gateway.domain.upstream import (
     read_event,
     target_devices,
 )
+from gateway.executor.lease import EventLease
 from gateway.jsonable import from_jsonable, to_jsonable
 from gateway.services.container import Services
 from gateway.settings import UpstreamSettings
@@ -46,6 +51,9 @@ R_REDUCTION_KWH = "reduction-kwh"
 R_COVERAGE = "reduction-coverage"
 RESOURCE = "gateway"
 TICK_SECONDS = 0.5
+LEASE_SECONDS = 10.0
+LEASE_NAME = "ven"
+TAKING = "being taken"
 
 
 class UpstreamRunner:
@@ -102,6 +110,41 @@ class UpstreamRunner:
         return ven
 
     async def run(self) -> None:
+        """Serve upstream while this process holds the upstream lease: of several gateway
+        replicas, exactly one is the utility's VEN; another takes over when it dies."""
+        lease = EventLease(
+            self._services.redis, self._services.settings.redis_prefix, uuid.uuid4().hex,
+            LEASE_SECONDS, kind="upstream",
+        )  # fmt: skip
+        while True:
+            try:
+                fence = await lease.acquire(LEASE_NAME)
+            except (RedisError, OSError) as err:
+                logger.warning("upstream: cannot take the lease (%s)", err)
+                fence = None
+            if fence is None:
+                await asyncio.sleep(LEASE_SECONDS / 3)
+                continue
+            logger.info("upstream: this process is the utility's VEN")
+            serving = asyncio.create_task(self._run_connected(), name="upstream-serving")
+            try:
+                while not serving.done():
+                    await asyncio.wait({serving}, timeout=LEASE_SECONDS / 3)
+                    try:
+                        held = await lease.renew(LEASE_NAME, fence)
+                    except (RedisError, OSError):
+                        held = False
+                    if not held:
+                        logger.warning("upstream: lease lost; another replica takes over")
+                        break
+            finally:
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await serving
+                with contextlib.suppress(RedisError, OSError):
+                    await lease.release(LEASE_NAME, fence)
+
+    async def _run_connected(self) -> None:
         delay = self._config.reconnect_min_seconds
         while True:
             ven = self._new_ven()
@@ -198,12 +241,17 @@ class UpstreamRunner:
         now = self._clock.now()
         seen: set[str] = set()
         for event in events:
+            descriptor = event.get("event_descriptor") or {}
+            event_id = descriptor.get("event_id")
+            if isinstance(event_id, str) and event_id:
+                seen.add(event_id)
             try:
                 terms = read_event(event)
-            except UnusableEvent as err:
-                logger.warning("upstream: ignored an event: %s", err)
+            except Exception as err:  # anything a VTN sends: refused, answered, never fatal
+                logger.warning("upstream: event %s not usable: %s", event_id, err)
+                if isinstance(event_id, str) and event_id:
+                    await self._refuse(event_id, descriptor, f"not taken: {err}", now)
                 continue
-            seen.add(terms.event_id)
             try:
                 await self._take(terms, now)
             except Exception:
@@ -213,12 +261,36 @@ class UpstreamRunner:
                 # Leaving an event out of oadrDistributeEvent cancels it (OpenADR 2.0b).
                 await self._cancel(row, "omitted from the upstream event list", now)
 
+    async def _refuse(
+        self, event_id: str, descriptor: dict[str, Any], why: str, now: datetime
+    ) -> None:
+        """An event that cannot become an invitation is still answered (optOut, with why)."""
+        modification = descriptor.get("modification_number")
+        modification = modification if isinstance(modification, int) else 0
+        row = await self._store.get(event_id)
+        if row is not None:
+            if row.modification_number < modification:
+                await self._store.change(
+                    event_id, modification_number=modification, note=why[:500], updated_at=now
+                )
+            return
+        await self._store.add(
+            UpstreamEventRow(
+                event_id=event_id[:128], modification_number=modification, invitation_id=None,
+                test_event=bool(descriptor.get("test_event")), start_time=now, end_time=now,
+                received_at=now, updated_at=now, response_due_at=now, cancelled=False,
+                note=why[:500],
+            )
+        )  # fmt: skip
+
     async def _take(self, terms: UpstreamTerms, now: datetime) -> None:
         row = await self._store.get(terms.event_id)
         if row is None:
             await self._first_sight(terms, now)
         elif terms.modification_number > row.modification_number:
             await self._modified(row, terms, now)
+        elif row.invitation_id is None and row.note == TAKING:
+            await self._make_invitation(row.event_id, terms)  # a crash came in between
         # else: delivered again, nothing new
 
     def _due(self, terms: UpstreamTerms, now: datetime) -> datetime:
@@ -226,11 +298,13 @@ class UpstreamRunner:
         return min(due, max(now, terms.start))
 
     async def _first_sight(self, terms: UpstreamTerms, now: datetime) -> None:
+        """The event is claimed (its row written) before its invitation is made, so a
+        re-delivery, a crash or a second replica can never make a second invitation."""
         row = UpstreamEventRow(
             event_id=terms.event_id, modification_number=terms.modification_number,
             invitation_id=None, test_event=terms.test_event, start_time=terms.start,
             end_time=terms.start + terms.duration, received_at=now, updated_at=now,
-            response_due_at=self._due(terms, now), cancelled=terms.cancelled, note=None,
+            response_due_at=self._due(terms, now), cancelled=terms.cancelled, note=TAKING,
         )  # fmt: skip
         if terms.test_event:
             row.note = "test event: answered, never executed"
@@ -238,19 +312,34 @@ class UpstreamRunner:
             row.note = "cancelled before it was taken"
         elif terms.asks_for_nothing:
             row.note = "the event asks for no load reduction"
-        else:
-            try:
-                view = await self._invite(terms)
-            except (GatewayError, UnusableEvent) as err:
-                row.note = f"not taken: {getattr(err, 'message', err)}"[:500]
-            else:
-                row.invitation_id = view.id
-        await self._store.add(row)
-        logger.info(
-            "upstream event %s: %s", terms.event_id, row.note or f"invitation {row.invitation_id}"
-        )
+        try:
+            await self._store.add(row)
+        except IntegrityError:
+            return  # claimed already
+        if row.note == TAKING:
+            await self._make_invitation(row.event_id, terms)
 
-    async def _invite(self, terms: UpstreamTerms) -> Any:
+    async def _make_invitation(self, event_id: str, terms: UpstreamTerms) -> None:
+        invitation_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._config.vtn_url}#{event_id}"))
+        try:
+            # Made before a crash that came ahead of linking it: link that one.
+            view = await self._services.invitations.get(invitation_id, use_cache=False)
+        except NotFound:
+            pass
+        else:
+            await self._store.change(event_id, invitation_id=view.id, note=None)
+            return
+        try:
+            view = await self._invite(terms, invitation_id)
+        except (GatewayError, UnusableEvent) as err:
+            note = f"not taken: {getattr(err, 'message', err)}"[:500]
+            await self._store.change(event_id, note=note)
+            logger.info("upstream event %s: %s", event_id, note)
+            return
+        await self._store.change(event_id, invitation_id=view.id, note=None)
+        logger.info("upstream event %s: invitation %s", event_id, view.id)
+
+    async def _invite(self, terms: UpstreamTerms, invitation_id: str) -> Any:
         devices = await self._targets(terms)
         if not devices:
             raise UnusableEvent("no device of this gateway is targeted")
@@ -262,10 +351,10 @@ class UpstreamRunner:
             device_ids=tuple(devices),
         )
         services = self._services
-        view = await services.invitations.create(request, await services.auto_response.config())
-        if view.auto_response.due_at is not None and view.auto_response.due_at <= self._clock.now():
-            view = await services.auto_response.respond(view.id) or view
-        return view
+        view = await services.invitations.create(
+            request, await services.auto_response.config(), invitation_id
+        )
+        return await services.auto_response.respond_if_due(view)
 
     async def _targets(self, terms: UpstreamTerms) -> list[str]:
         devices = {d.id: d.resource_id for d in await self._services.devices.all()}
@@ -283,17 +372,27 @@ class UpstreamRunner:
             await self._cancel(row, "cancelled upstream", now, **changes)
             return
         note = row.note
+        if row.invitation_id is None and not row.test_event:
+            # Not taken before (it asked for nothing, or nothing matched): try again now.
+            await self._store.change(row.event_id, note=TAKING, **changes)
+            if terms.asks_for_nothing:
+                await self._store.change(row.event_id, note="the event asks for no load reduction")
+            else:
+                await self._make_invitation(row.event_id, terms)
+            return
         if row.invitation_id is not None and not row.test_event:
             try:
                 devices = await self._targets(terms)
-                await self._services.invitations.modify(
+                view = await self._services.invitations.modify(
                     row.invitation_id,
                     InvitationRequest(
                         event_time=terms.start, duration_minutes=terms.duration_minutes,
                         load_kwh=terms.load_kwh, load_percentage=terms.load_percentage,
                         device_ids=tuple(devices),
                     ),
+                    await self._services.auto_response.config(),
                 )  # fmt: skip
+                await self._services.auto_response.respond_if_due(view)
                 note = f"modification {terms.modification_number} applied"
             except GatewayError as err:
                 note = f"modification {terms.modification_number} not applied: {err.message}"
@@ -333,6 +432,8 @@ class UpstreamRunner:
         elif row.cancelled:
             decision = Opt(row.opt_in_force or Opt.OUT.value), "event cancelled upstream"
         elif row.invitation_id is None:
+            if row.note == TAKING:
+                return  # its invitation is being made
             decision = Opt.OUT, row.note or "not taken"
         else:
             decision = opt_for(
@@ -409,7 +510,7 @@ class UpstreamRunner:
                     "energy_reduction_kwh": results.energy_reduction_kwh,
                     "coverage": results.coverage,
                 }
-                if await ven.push_report(REDUCTION_SPECIFIER):
+                if await ven.send_report_now(REDUCTION_SPECIFIER):
                     await self._store.change(row.event_id, final_report_sent_at=now)
                     logger.info("upstream event %s: final reduction report sent", row.event_id)
             elif event.status in ("cancelled", "missed"):

@@ -98,11 +98,47 @@ class GatewayVen(OpenADRClient):  # type: ignore[misc]  # openleadr is untyped
         )
         return bool(result)
 
-    async def push_report(self, report_specifier_id: str) -> int:
-        """Send the report now for every request of it; how many were sent."""
-        sent = 0
-        for request in list(self.report_requests or []):
-            if request.get("report_specifier_id") == report_specifier_id and request.get("r_ids"):
-                await self.update_report(request["report_request_id"])
-                sent += 1
-        return sent
+    async def send_report_now(self, report_specifier_id: str) -> bool:
+        """Send the report for every request of it now, waiting for the VTN's answer (not
+        through openleadr's in-memory queue, which drops a failed send). True when each
+        request's report was taken (200)."""
+        requests = [
+            r for r in list(self.report_requests or [])
+            if r.get("report_specifier_id") == report_specifier_id and r.get("r_ids")
+        ]  # fmt: skip
+        if not requests:
+            return False
+        for request in requests:
+            intervals = []
+            for r_id in request["r_ids"]:
+                callback = self.report_callbacks.get((report_specifier_id, r_id))
+                if callback is None:
+                    continue
+                result = callback()
+                if asyncio.iscoroutine(result):
+                    result = await result
+                for when, value in result:
+                    intervals.append(
+                        objects.ReportInterval(
+                            dtstart=when,
+                            report_payload=objects.ReportPayload(r_id=r_id, value=value),
+                        )
+                    )
+            if not intervals:
+                return False
+            report = objects.Report(
+                report_request_id=request["report_request_id"],
+                report_specifier_id=report_specifier_id,
+                report_name=enums.REPORT_NAME.TELEMETRY_USAGE,
+                intervals=intervals,
+                dtstart=min(i.dtstart for i in intervals),
+            )
+            message = self._create_message(
+                "oadrUpdateReport", ven_id=self.ven_id, request_id=utils.generate_id(),
+                reports=[report],
+            )  # fmt: skip
+            response_type, payload = await self._perform_request("EiReport", message)
+            code = (payload or {}).get("response", {}).get("response_code")
+            if response_type is None or code != 200:
+                return False
+        return True

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -325,15 +326,16 @@ class VtnStore:
             points = (
                 await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
             ).all()
+            # As in events: a device without a resource id answers to its own id.
             devices = {
-                d.resource_id: d.id
+                (d.resource_id or d.id): d.id
                 for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
             }
         return {
             p.r_id: (
                 ReportPoint(p.r_id, p.report_name, p.resource_id, p.item_description, p.unit,
                             p.scale),
-                devices.get(p.resource_id),
+                devices.get(p.resource_id) if p.resource_id else None,
             )
             for p in points
         }  # fmt: skip
@@ -350,9 +352,14 @@ class VtnStore:
         async with self._db.read() as session:
             return await session.get(VenOptRow, (ven_id, opt_id))
 
-    async def save_opt(self, row: VenOptRow) -> None:
-        async with self._db.write() as session:
-            session.add(row)
+    async def save_opt(self, row: VenOptRow) -> bool:
+        """False when the same optID was stored meanwhile (a retry racing its original)."""
+        try:
+            async with self._db.write() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     async def cancel_opt(self, ven_id: str, opt_id: str, now: datetime) -> bool:
         async with self._db.write() as session:

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from openleadr import OpenADRClient
 
 from gateway.app import UPSTREAM, build_app
 from gateway.settings import Settings
 from tests.support import ADMIN_TOKEN, Api
 from tests.upstream.conftest import Utility, start_utility
-from tests.vtn.conftest import VenFactory, eventually
+from tests.vtn.conftest import VenFactory, XsdLog, eventually
 from tests.vtn.test_ven_flow import Inbox, provision, register
 
 
@@ -54,8 +55,9 @@ async def _invitations(api: Api) -> list[dict[str, Any]]:
 
 
 async def test_a_restarted_gateway_takes_no_event_twice_and_keeps_its_answers(
-    utility: Utility, aiohttp_client: Any, settings: Settings, make_ven: VenFactory
+    utility: Utility, aiohttp_client: Any, settings: Settings, xsd_log: XsdLog
 ) -> None:
+    # No `client` fixture here: a third gateway would hold the upstream lease.
     first = await aiohttp_client(build_app(settings, admin_token=ADMIN_TOKEN, run_workers=False))
     api = Api(first)
     await provision(api, "ven-a", {"a1": "ra1"})
@@ -74,7 +76,10 @@ async def test_a_restarted_gateway_takes_no_event_twice_and_keeps_its_answers(
     await eventually(lambda: _redelivered(utility))
     assert [i["id"] for i in await _invitations(api)] == [invitation["id"]]
 
-    ven = make_ven("ven-a", ven_id="ven-a", url=str(second.make_url("/OpenADR2/Simple/2.0b")))
+    ven = OpenADRClient(
+        ven_name="ven-a", ven_id="ven-a", vtn_url=str(second.make_url("/OpenADR2/Simple/2.0b"))
+    )
+    ven.add_hook("after_receive_xml", xsd_log.check)
     inbox = Inbox(ven)
     ven.add_handler("on_event", _opt_in)
     await register(ven)
@@ -85,6 +90,8 @@ async def test_a_restarted_gateway_takes_no_event_twice_and_keeps_its_answers(
     )
     await eventually(lambda: _answered(utility))
     assert utility.opts == [("kept-ev", "optIn")]
+    await ven.stop()
+    assert xsd_log.invalid == []
 
 
 async def _opt_in(event: dict[str, Any]) -> str:
@@ -99,3 +106,47 @@ async def _redelivered(utility: Utility) -> bool:
 
 async def _answered(utility: Utility) -> list[tuple[str, str]]:
     return utility.opts
+
+
+async def test_of_two_replicas_one_is_the_utilitys_ven_and_the_other_takes_over(
+    utility: Utility, aiohttp_client: Any, settings: Settings
+) -> None:
+    one = await aiohttp_client(build_app(settings, admin_token=ADMIN_TOKEN, run_workers=False))
+    two = await aiohttp_client(build_app(settings, admin_token=ADMIN_TOKEN, run_workers=False))
+    await Api(one).device("a1")
+    runners = [one.app[UPSTREAM], two.app[UPSTREAM]]
+    await eventually(lambda: _any_connected(runners), timeout=15)
+    await asyncio.sleep(1.5)
+    assert [r.connected.is_set() for r in runners].count(True) == 1
+    assert utility.registrations == 1
+
+    start = datetime.now(UTC) + timedelta(hours=1)
+    utility.add_event("once-ev", start, minutes=10, kw=1.0)
+    (invitation,) = await eventually(lambda: _invitations(Api(one)))
+    holder, other = (one, two) if runners[0].connected.is_set() else (two, one)
+    await holder.close()
+    await eventually(lambda: _connected(other.app[UPSTREAM]), timeout=15)
+    utility.redeliver()
+    await eventually(lambda: _redelivered(utility))
+    await asyncio.sleep(1.0)
+    assert [i["id"] for i in await _invitations(Api(other))] == [invitation["id"]]
+
+
+async def _any_connected(runners: list[Any]) -> bool:
+    return any(r.connected.is_set() for r in runners)
+
+
+async def test_an_event_the_gateway_cannot_take_is_answered_opt_out(
+    utility: Utility, api: Api, client: Any
+) -> None:
+    await api.device("a1")
+    await asyncio.wait_for(client.app[UPSTREAM].connected.wait(), 15)
+    start = datetime.now(UTC) + timedelta(hours=1)
+    utility.server.add_event(
+        ven_id="gw-ven", signal_name="LOAD_DISPATCH", signal_type="setpoint",
+        intervals=[{"dtstart": start, "duration": timedelta(minutes=10), "signal_payload": 50.0}],
+        event_id="setpoint-ev", callback=utility.on_created,
+    )  # fmt: skip
+    await eventually(lambda: _answered(utility))
+    assert utility.opts == [("setpoint-ev", "optOut")]
+    assert await _invitations(api) == []
