@@ -53,14 +53,8 @@ class VenCreate(Body):
     )  # fmt: skip
 
 
-class InvitationModify(Body):
-    event_time: AwareDatetime
-    duration_minutes: int | None = Field(
-        default=None, description="default: the configured default_duration_minutes (59)"
-    )
-    load_kwh: float = Field(default=0.0, description="energy to shed over the event, kWh")
-    load_percentage: float = Field(default=0.0, description="share of load to shed, 0-100 %")
-    devices: list[str] = Field(max_length=10_000)
+class InvitationModify(InvitationCreate):
+    """The same terms as a new invitation: they replace the old ones."""
 
 
 class InvitationCancel(Body):

@@ -179,11 +179,7 @@ class InvitationService:
         now = self._ctx.clock.now()
         try:
             async with self._ctx.db.write() as session:
-                row = await session.get(
-                    InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
-                )
-                if row is None:
-                    raise NotFound(f"invitation {invitation_id} not found")
+                row = await _locked(session, invitation_id)
                 if auto_response_note is not None:
                     row.auto_response_due_at = None
                     row.auto_response_note = auto_response_note
@@ -246,11 +242,7 @@ class InvitationService:
         """
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await session.get(
-                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
-            )
-            if row is None:
-                raise NotFound(f"invitation {invitation_id} not found")
+            row = await _locked(session, invitation_id)
             status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
             known = await known_device_ids(session, request.device_ids)
             validate_invitation(request, now, known)
@@ -310,11 +302,7 @@ class InvitationService:
         """Call an invitation off; its event, scheduled or running, is cancelled with it."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await session.get(
-                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
-            )
-            if row is None:
-                raise NotFound(f"invitation {invitation_id} not found")
+            row = await _locked(session, invitation_id)
             status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
             why = reason or "cancelled by operator"
             if row.event_id is not None:
@@ -348,11 +336,7 @@ class InvitationService:
         """
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await session.get(
-                InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
-            )
-            if row is None:
-                raise NotFound(f"invitation {invitation_id} not found")
+            row = await _locked(session, invitation_id)
             if modification_number != row.modification_number:
                 raise StaleModification(
                     f"invitation {invitation_id} is at modification "
@@ -582,3 +566,14 @@ class InvitationService:
     async def _after_change(self, invitation_id: str) -> None:
         await self._cache.invalidate(f"invitation:{invitation_id}")
         await self._ctx.publisher.flush()
+
+
+async def _locked(session: AsyncSession, invitation_id: str) -> InvitationRow:
+    """The invitation, locked for this transaction (row lock on PostgreSQL; SQLite's write
+    transaction holds the database)."""
+    row = await session.get(
+        InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
+    )
+    if row is None:
+        raise NotFound(f"invitation {invitation_id} not found")
+    return row
