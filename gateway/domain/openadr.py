@@ -78,7 +78,6 @@ class VenEvent:
     start: datetime
     duration: timedelta
     dispatch_kw: float
-    per_device_kw: float
     simple_level: int
     cancelled: bool
     resource_ids: tuple[str, ...]
@@ -119,7 +118,6 @@ def ven_events(facts: InvitationFacts) -> dict[str, VenEvent]:
             start=facts.event_time,
             duration=timedelta(minutes=facts.duration_minutes),
             dispatch_kw=per_device * len(devices),
-            per_device_kw=per_device,
             simple_level=level,
             cancelled=facts.cancelled,
             resource_ids=tuple(d.resource_id or d.device_id for d in devices),

@@ -481,7 +481,6 @@ class VtnService:
         points = await self._store.report_points(ven.record.ven_id)
         now = self._clock.now()
         readings: list[tuple[str, float, datetime]] = []
-        statuses: list[str] = []
         for report in payload.get("reports") or []:
             for interval in report.get("intervals") or []:
                 item = interval.get("report_payload") or {}
@@ -494,8 +493,7 @@ class VtnService:
                     point.report_name != TELEMETRY_USAGE
                     or point.item_description not in POWER_ITEMS
                 ):
-                    statuses.append(str(r_id))
-                    continue
+                    continue  # a status or other point: not power, nothing for the bus
                 value = item.get("value")
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value is not a number")

@@ -57,7 +57,6 @@ def test_each_ven_gets_its_devices_share_and_resource_ids() -> None:
     a, b = events["ven-a"], events["ven-b"]
     assert a.dispatch_kw == pytest.approx(4.5)  # 2 of 4 devices, 9 kW
     assert b.dispatch_kw == pytest.approx(2.25)
-    assert a.per_device_kw == pytest.approx(2.25)
     assert a.resource_ids == ("ra1", "a2")  # no resource id: the device id stands in
     assert a.device_ids == ("a1", "a2")
     assert a.simple_level == 2
