@@ -178,12 +178,8 @@ def build_app(
                 bridge_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await bridge_task
-            if executor_task is not None:
-                executor_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await executor_task
-            if executor is not None:
-                await executor.close()
+            if executor is not None and executor_task is not None:
+                await executor.stop(executor_task)
             if worker is not None:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -83,10 +82,22 @@ class Executor:
         for event_id in [e for e, t in self.runs.items() if t.done()]:
             self.runs.pop(event_id)
 
+    async def stop(self, task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:
+        """Stop ``task`` (running ``run``) and this executor's event runs.
+
+        Cancelling it in the middle of a database call has been seen to leave it waiting on
+        a future nobody completes (SQLAlchemy shields connection clean-up from cancellation),
+        so shutdown waits a bounded time instead of forever; the runs' state is in the
+        database either way."""
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=grace_seconds)
+        if not done:
+            logger.warning("executor %s did not stop within %.0f s", self.owner, grace_seconds)
+        await asyncio.wait_for(self.close(), grace_seconds * 2)
+
     async def close(self) -> None:
         for task in self.runs.values():
             task.cancel()
-        for task in self.runs.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self.runs:
+            await asyncio.wait(self.runs.values(), timeout=5.0)
         self.runs.clear()

@@ -6,7 +6,6 @@ measured in moments; the utility (stock openleadr) and the VENs run in real time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,10 +88,7 @@ async def test_a_2_kw_drop_for_10_minutes_is_reported_as_2_kw_and_0_333_kwh(
         kw = await eventually(lambda: _reported(utility, R_REDUCTION_KW), timeout=15)
         coverage = await eventually(lambda: _reported(utility, R_COVERAGE), timeout=15)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await executor.close()
+        await executor.stop(task)
     assert kw[-1][1] == pytest.approx(2.0, rel=0.01)
     assert kwh[-1][1] == pytest.approx(2.0 / 6, rel=0.01)
     assert coverage[-1][1] == pytest.approx(100.0)
