@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+# SI scale codes (OpenADR siScaleCode) of a power value given in W, as factors to kW.
+SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
+
 
 class OadrEventStatus(StrEnum):
     FAR = "far"

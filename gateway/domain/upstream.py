@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from gateway.domain.openadr import SCALE_TO_KW
+
 SIMPLE_LEVEL_SHARE = {0: 0.0, 1: 10.0, 2: 25.0, 3: 50.0}
-# A LOAD_DISPATCH payload in these scales is turned into kW.
-SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
 
 
 class Opt(StrEnum):

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from openleadr import enums
+from openleadr import objects
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
@@ -56,6 +56,10 @@ LEASE_NAME = "ven"
 TAKING = "being taken"
 
 
+def sampling_rate(shortest: timedelta) -> objects.SamplingRate:
+    return objects.SamplingRate(min_period=shortest, max_period=timedelta(hours=1), on_change=False)
+
+
 class UpstreamRunner:
     def __init__(self, config: UpstreamSettings, services: Services) -> None:
         self._config = config
@@ -92,20 +96,20 @@ class UpstreamRunner:
         ven.add_report(
             callback=self._telemetry, resource_id=RESOURCE, measurement="power_real", scale="k",
             report_specifier_id=TELEMETRY_SPECIFIER, r_id=R_POWER,
-            sampling_rate=objects_sampling(sampling), report_duration=timedelta(hours=1),
+            sampling_rate=sampling_rate(sampling), report_duration=timedelta(hours=1),
         )  # fmt: skip
         for r_id, measurement in ((R_REDUCTION_KW, "power_real"), (R_REDUCTION_KWH, "energy_real")):
             ven.add_report(
                 callback=self._reduction_value(r_id), resource_id=RESOURCE,
                 measurement=measurement, scale="k", report_name="TELEMETRY_USAGE",
                 report_specifier_id=REDUCTION_SPECIFIER, r_id=r_id,
-                sampling_rate=objects_sampling(sampling), report_duration=timedelta(hours=1),
+                sampling_rate=sampling_rate(sampling), report_duration=timedelta(hours=1),
             )  # fmt: skip
         ven.add_report(
             callback=self._reduction_value(R_COVERAGE), resource_id=RESOURCE,
             measurement="coverage", unit="%", report_name="TELEMETRY_USAGE",
             report_specifier_id=REDUCTION_SPECIFIER, r_id=R_COVERAGE,
-            sampling_rate=objects_sampling(sampling), report_duration=timedelta(hours=1),
+            sampling_rate=sampling_rate(sampling), report_duration=timedelta(hours=1),
         )  # fmt: skip
         return ven
 
@@ -522,12 +526,3 @@ class UpstreamRunner:
 
     async def _report_cancelled(self, request_id: str) -> None:
         await self._store.cancel_report_request(request_id, self._clock.now())
-
-
-def objects_sampling(period: timedelta) -> Any:
-    from openleadr import objects
-
-    return objects.SamplingRate(min_period=period, max_period=timedelta(hours=1), on_change=False)
-
-
-__all__ = ["UpstreamRunner", "enums"]

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 from xml.sax.saxutils import escape as xml_escape
 
+import xmltodict
 from lxml import etree
 from openleadr import utils
 from openleadr.messaging import NAMESPACES, TEMPLATES, XML_SCHEMA
@@ -109,8 +110,6 @@ def _poll_payload(tree: etree._Element) -> dict[str, Any]:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    import xmltodict
-
     # The body has no DOCTYPE (refused above), so expat has no entity to expand.
     message = xmltodict.parse(
         body, process_namespaces=True, namespaces=NAMESPACES, postprocessor=_keep_text

@@ -22,6 +22,7 @@ from gateway.db.models import VenOptRow
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import Answer
 from gateway.domain.openadr import (
+    SCALE_TO_KW,
     VenEvent,
     after_delivery,
     needs_distribute,
@@ -40,8 +41,6 @@ Reply = tuple[str, dict[str, Any]]
 PROFILES = [{"profile_name": "2.0b", "transports": [{"transport_name": "simpleHttp"}]}]
 TELEMETRY_USAGE = "TELEMETRY_USAGE"
 TELEMETRY_STATUS = "TELEMETRY_STATUS"
-# Scales a VEN may report power in, as factors to kW.
-SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
 POWER_ITEMS = {"RealPower", "powerReal"}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from openleadr import OpenADRServer, enums, objects, utils
+from openleadr import OpenADRServer, objects, utils
 from openleadr.messaging import create_message, parse_message
 
 from tests.support import free_port
@@ -157,6 +157,3 @@ def upstream_overrides(utility_port: int) -> dict[str, Any]:
             "reconnect_max_seconds": 1.0,
         }
     }
-
-
-__all__ = ["UTILITY_VEN_ID", "Utility", "enums", "start_utility"]

@@ -6,7 +6,7 @@ measured in moments; the utility (stock openleadr) and the VENs run in real time
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -116,6 +116,3 @@ async def _scheduled(api: Api, invitation_id: str) -> bool:
 async def _completed(api: Api, event_id: str) -> Any:
     view = await api.get(f"/api/events/{event_id}")
     return view if view["status"] == "completed" else None
-
-
-__all__ = ["UTC"]
