@@ -1,14 +1,22 @@
-"""Maps every failure to an HTTP status and a JSON ``ErrorBody``: the one place that does so."""
+"""Maps every failure to an HTTP status and a JSON ``ErrorBody``: the one place that does so.
+
+A dependency that is down or unreachable (database, Redis) is 503, whatever shape its error
+takes on the way up: a raw ``OSError`` from a connect, an asyncpg connection error, a
+SQLAlchemy ``DBAPIError`` wrapping one, a Redis ``ConnectionError``. Anything else that is
+not a ``GatewayError`` is a bug: 500.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 
+import asyncpg  # type: ignore[import-untyped]
+import redis.exceptions as redis_errors
 from aiohttp import web
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.domain.errors import (
     Conflict,
@@ -39,6 +47,59 @@ _STATUS: list[tuple[type[GatewayError], int]] = [
     (Conflict, 409),
     (ValidationFailed, 422),
 ]
+
+
+# Errors that say a server is down, unreachable or refusing work for now, never a bug.
+_DOWN: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError is one too
+    PoolTimeout,  # every pooled connection busy for pool_timeout: overloaded
+    asyncpg.PostgresConnectionError,  # class 08, and "connection does not exist"
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    redis_errors.ConnectionError,  # includes loading, auth and too many connections
+    redis_errors.TimeoutError,
+    redis_errors.OutOfMemoryError,
+    redis_errors.ReadOnlyError,  # a replica after a failover
+    redis_errors.TryAgainError,
+    redis_errors.ClusterDownError,
+)
+# Local file trouble is OSError too, but it is not a dependency being down.
+_NOT_DOWN: tuple[type[BaseException], ...] = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """Whether ``err`` means that the database or Redis is down or unreachable (HTTP 503).
+
+    Follows the explicit chain (``raise ... from``, and the driver error a SQLAlchemy or
+    emulated DBAPI error carries as ``orig``), not the implicit ``__context__``: a bug raised
+    while handling a connection error stays a bug.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OperationalError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _DOWN) and not isinstance(current, _NOT_DOWN):
+            return True
+        orig = getattr(current, "orig", None)
+        for linked in (orig, current.__cause__):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return False
 
 
 def error_response(
@@ -83,14 +144,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in err.headers:  # a 405 must say what is allowed (RFC 9110, 15.5.6)
             response.headers["Allow"] = err.headers["Allow"]
         return response
-    except (RedisError, OperationalError) as err:
-        logger.warning("%s %s: a dependency is unavailable: %s", request.method, request.path, err)
-        return error_response(503, "unavailable", "a dependency (database or Redis) is down")
-    except DBAPIError as err:
-        if err.connection_invalidated:
-            return error_response(503, "unavailable", "the database connection was lost")
-        logger.exception("%s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "internal error")
-    except Exception:
+    except Exception as err:
+        if is_unavailable(err):
+            logger.warning(
+                "%s %s: a dependency is unavailable: %s: %s",
+                request.method,
+                request.path,
+                type(err).__name__,
+                err,
+            )
+            return error_response(503, "unavailable", "a dependency (database or Redis) is down")
         logger.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal_error", "internal error")

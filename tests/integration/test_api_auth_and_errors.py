@@ -7,9 +7,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import pytest
+import redis.exceptions as redis_errors
+import sqlalchemy.exc as sa_exc
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.http.errors import error_middleware
 from gateway.http.routes import ROUTES
 from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes
 
@@ -434,3 +439,94 @@ async def test_health_reports_database_and_redis(client: TestClient[Any, Any]) -
         "database": {"ok": True, "detail": None},
         "redis": {"ok": True, "detail": None},
     }
+
+
+# --------------------------------------------------------------------------- dependencies down
+
+
+class _DriverError(Exception):
+    """Stands for SQLAlchemy's emulated DBAPI error that wraps an asyncpg exception."""
+
+
+def _driver_error(cause: BaseException) -> _DriverError:
+    err = _DriverError(str(cause))
+    err.__cause__ = cause
+    return err
+
+
+def _chained(err: BaseException, cause: BaseException) -> BaseException:
+    err.__cause__ = cause
+    return err
+
+
+def _raised_while_handling(context: BaseException) -> KeyError:
+    try:
+        raise context
+    except type(context):
+        try:
+            raise KeyError("a bug in an except block")
+        except KeyError as bug:
+            return bug
+
+
+# Each of these means the database or Redis is down or unreachable: 503.
+UNAVAILABLE: dict[str, BaseException] = {
+    "connect-refused": ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"),
+    "connect-timeout": TimeoutError(),
+    "asyncio-multiple-addresses": OSError("Multiple exceptions: [Errno 111] ..., [Errno 99] ..."),
+    "pg-starting-up": asyncpg.CannotConnectNowError("the database system is starting up"),
+    "pg-shutdown": asyncpg.AdminShutdownError("terminating connection due to administrator"),
+    "pg-too-many-connections": asyncpg.TooManyConnectionsError("sorry, too many clients"),
+    "pg-connection-closed": asyncpg.ConnectionDoesNotExistError("connection was closed"),
+    "sa-wrapped-connection-closed": sa_exc.DBAPIError(
+        "SELECT 1", {}, _driver_error(asyncpg.ConnectionDoesNotExistError("closed"))
+    ),
+    "sa-interface-invalidated": sa_exc.InterfaceError(
+        "SELECT 1", {}, _DriverError("connection is closed"), connection_invalidated=True
+    ),
+    "sa-operational": sa_exc.OperationalError("BEGIN", {}, _DriverError("database is locked")),
+    "sa-pool-timeout": sa_exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached"),
+    "redis-connection": redis_errors.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+    "redis-timeout": redis_errors.TimeoutError("Timeout reading from 127.0.0.1:6379"),
+    "redis-loading": redis_errors.BusyLoadingError("Redis is loading the dataset in memory"),
+    "explicitly-caused-by-a-reset": _chained(RuntimeError("lost"), ConnectionResetError(104, "x")),
+}
+# Genuine bugs, however close they look: 500.
+BUGS: dict[str, BaseException] = {
+    "key-error": KeyError("x"),
+    "file-not-found": FileNotFoundError(2, "No such file or directory"),
+    "permission": PermissionError(13, "Permission denied"),
+    "sa-integrity": sa_exc.IntegrityError("INSERT", {}, _DriverError("duplicate key")),
+    "sa-programming": sa_exc.ProgrammingError("SELEC 1", {}, _DriverError("syntax error")),
+    "sa-wrapped-other": sa_exc.DBAPIError("SELECT 1", {}, _driver_error(ValueError("bad"))),
+    "pg-misuse": asyncpg.InterfaceError("cannot perform operation: another operation is running"),
+    "redis-wrongtype": redis_errors.ResponseError("WRONGTYPE Operation against a key"),
+    "bug-while-handling-a-reset": _raised_while_handling(ConnectionResetError(104, "x")),
+}
+
+
+async def _status_for(aiohttp_client: Any, err: BaseException) -> tuple[int, dict[str, Any]]:
+    async def handler(request: web.Request) -> web.Response:
+        raise err
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_get("/boom", handler)
+    client = await aiohttp_client(app)
+    resp = await client.get("/boom")
+    assert resp.content_type == "application/json"
+    return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize("err", UNAVAILABLE.values(), ids=UNAVAILABLE.keys())
+async def test_a_dependency_down_is_503_unavailable(
+    aiohttp_client: Any, err: BaseException
+) -> None:
+    status, body = await _status_for(aiohttp_client, err)
+    assert (status, body["error"]) == (503, "unavailable")
+    assert body["message"] == "a dependency (database or Redis) is down"
+
+
+@pytest.mark.parametrize("err", BUGS.values(), ids=BUGS.keys())
+async def test_a_bug_stays_500_internal_error(aiohttp_client: Any, err: BaseException) -> None:
+    status, body = await _status_for(aiohttp_client, err)
+    assert (status, body) == (500, {"error": "internal_error", "message": "internal error"})
