@@ -1,7 +1,10 @@
-"""Engines and sessions. SQLite is tuned so concurrent writers queue instead of failing."""
+"""Engines and sessions. SQLite is tuned so concurrent writers queue instead of failing;
+PostgreSQL is tuned so an outage fails requests within seconds and the pool recovers after it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +24,14 @@ from sqlalchemy.ext.asyncio import (
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# A connection attempt that gets no answer fails after this long (asyncpg waits 60 s).
+PG_CONNECT_TIMEOUT_SECONDS = 4.0
+# A pooled connection must answer a ping this fast before it is handed out, else it is
+# dropped and a new one is made: a server that stopped answering costs a request at most
+# ping + connect timeouts. A healthy server answers in well under a millisecond; a ping slow
+# for any other reason costs a reconnect, not an error.
+PG_PING_TIMEOUT_SECONDS = 1.0
+_FRESH = "gateway_fresh"  # connection_record.info key: connected, not yet handed out
 
 
 def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
@@ -44,6 +56,51 @@ def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def _postgres_engine(url: URL) -> AsyncEngine:
+    # Values in the URL's query (``?timeout=…``) win over these defaults.
+    defaults = {"timeout": PG_CONNECT_TIMEOUT_SECONDS}
+    connect_args = {k: v for k, v in defaults.items() if k not in url.query}
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # asyncpg raises a refused, reset or timed-out connect as a bare OSError, which
+        # SQLAlchemy lets through unwrapped: code that handles database errors (the executor,
+        # the outbox) would not see it as one. Made a DBAPI OperationalError, it arrives as
+        # sqlalchemy.exc.OperationalError like every other outage.
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except OSError as err:
+            message = f"cannot connect to PostgreSQL: {type(err).__name__}: {err}"
+            raise dialect.loaded_dbapi.OperationalError(message, err) from err
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True  # cleared with the record's info when it is invalidated
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # Instead of pool_pre_ping, whose ping has no timeout of its own: a pooled connection
+        # to a server that hangs would hold the request until TCP gives up. One round trip,
+        # no prepared statement (so it suits pgbouncer too). A connection just made has
+        # proved itself; pinging it too could, should the ping fail again, exhaust the
+        # pool's retry and surface as "This connection is closed" instead of the outage.
+        if record.info.pop(_FRESH, False):
+            return
+        try:
+            dbapi_connection.run_async(
+                lambda conn: asyncio.wait_for(conn.execute("SELECT 1"), PG_PING_TIMEOUT_SECONDS)
+            )
+        except Exception as err:
+            # Dead to us: abort it now rather than let the pool close it politely, which
+            # would wait on the same silent server.
+            dbapi_connection.driver_connection.terminate()
+            # The pool drops this connection and hands out a new one (or the connect error).
+            raise DisconnectionError(f"a pooled connection failed its ping: {err!r}") from err
+
+    return engine
+
+
 class Database:
     """The database: ``write()`` for transactions that change data, ``read()`` for queries."""
 
@@ -55,9 +112,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=True)
             self.read_engine = _sqlite_engine(self.url, immediate=False)
         else:
-            self.engine = create_async_engine(
-                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True
-            )
+            self.engine = _postgres_engine(self.url)
             self.read_engine = self.engine
         self._write = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
