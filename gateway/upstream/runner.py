@@ -35,6 +35,7 @@ from gateway.executor.lease import EventLease
 from gateway.jsonable import from_jsonable, to_jsonable
 from gateway.services.container import Services
 from gateway.settings import UpstreamSettings
+from gateway.supervisor import end_tasks, pause
 from gateway.upstream.store import UpstreamStore
 from gateway.upstream.ven import GatewayVen
 
@@ -54,6 +55,8 @@ TICK_SECONDS = 0.5
 LEASE_SECONDS = 10.0
 LEASE_NAME = "ven"
 TAKING = "being taken"
+# How long the serving task may take to close the client, and then to answer a cancel.
+CLOSE_SECONDS = 1.0
 
 
 def sampling_rate(shortest: timedelta) -> objects.SamplingRate:
@@ -113,59 +116,66 @@ class UpstreamRunner:
         )  # fmt: skip
         return ven
 
-    async def run(self) -> None:
+    async def run(self, stopping: asyncio.Event) -> None:
         """Serve upstream while this process holds the upstream lease: of several gateway
-        replicas, exactly one is the utility's VEN; another takes over when it dies."""
+        replicas, exactly one is the utility's VEN; another takes over when it dies. Ends,
+        with the client closed and the lease released, soon after ``stopping`` is set."""
         lease = EventLease(
             self._services.redis, self._services.settings.redis_prefix, uuid.uuid4().hex,
             LEASE_SECONDS, kind="upstream",
         )  # fmt: skip
-        while True:
+        while not stopping.is_set():
             try:
                 fence = await lease.acquire(LEASE_NAME)
             except (RedisError, OSError) as err:
                 logger.warning("upstream: cannot take the lease (%s)", err)
                 fence = None
             if fence is None:
-                await asyncio.sleep(LEASE_SECONDS / 3)
+                await pause(stopping, LEASE_SECONDS / 3)
                 continue
             logger.info("upstream: this process is the utility's VEN")
-            serving = asyncio.create_task(self._run_connected(), name="upstream-serving")
+            serving_stop = asyncio.Event()  # set on shutdown or when the lease is lost
+            serving = asyncio.create_task(
+                self._run_connected(serving_stop), name="upstream-serving"
+            )
             try:
                 while not serving.done():
-                    await asyncio.wait({serving}, timeout=LEASE_SECONDS / 3)
+                    if await pause(stopping, LEASE_SECONDS / 3):
+                        break
                     try:
-                        held = await lease.renew(LEASE_NAME, fence)
+                        renewed = await lease.renew(LEASE_NAME, fence)
                     except (RedisError, OSError):
-                        held = False
-                    if not held:
+                        renewed = False
+                    if not renewed:
                         logger.warning("upstream: lease lost; another replica takes over")
                         break
             finally:
-                serving.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await serving
+                serving_stop.set()
+                await end_tasks({serving}, CLOSE_SECONDS, CLOSE_SECONDS)
                 with contextlib.suppress(RedisError, OSError):
                     await lease.release(LEASE_NAME, fence)
 
-    async def _run_connected(self) -> None:
+    async def _run_connected(self, stopping: asyncio.Event) -> None:
         delay = self._config.reconnect_min_seconds
-        while True:
+        while not stopping.is_set():
             ven = self._new_ven()
             try:
                 if await self._connect(ven):
                     delay = self._config.reconnect_min_seconds
-                    await self._serve(ven)
+                    await self._serve(ven, stopping)
             except asyncio.CancelledError:
                 await self._close(ven)
                 raise
             except Exception:
                 logger.exception("upstream VEN failed; reconnecting")
             await self._close(ven)
+            if stopping.is_set():
+                return
             logger.warning(
                 "upstream VTN %s unreachable; retrying in %.0f s", self._config.vtn_url, delay
             )
-            await asyncio.sleep(delay)
+            if await pause(stopping, delay):
+                return
             delay = min(delay * 2, self._config.reconnect_max_seconds)
 
     async def _connect(self, ven: GatewayVen) -> bool:
@@ -186,7 +196,7 @@ class UpstreamRunner:
         self.connected.set()
         return True
 
-    async def _serve(self, ven: GatewayVen) -> None:
+    async def _serve(self, ven: GatewayVen, stopping: asyncio.Event) -> None:
         interval = (
             timedelta(seconds=self._config.poll_interval_seconds)
             if self._config.poll_interval_seconds
@@ -195,7 +205,7 @@ class UpstreamRunner:
         next_poll = 0.0
         failures = 0
         loop = asyncio.get_running_loop()
-        while True:
+        while not stopping.is_set():
             if loop.time() >= next_poll:
                 next_poll = loop.time() + interval
                 response = await ven.poll()
@@ -210,7 +220,7 @@ class UpstreamRunner:
                 if not ven.registration_id:
                     return  # the VTN cancelled our registration: register again
             await self.tick(ven)
-            await asyncio.sleep(TICK_SECONDS)
+            await pause(stopping, TICK_SECONDS)
 
     async def _handle_poll(self, ven: GatewayVen, response: tuple[str, dict[str, Any]]) -> None:
         response_type, payload = response
@@ -233,8 +243,7 @@ class UpstreamRunner:
         try:
             if ven.scheduler.running:
                 ven.scheduler.shutdown(wait=False)
-            if ven.report_queue_task is not None:
-                ven.report_queue_task.cancel()
+            await ven.stop_report_workers(CLOSE_SECONDS)
             if ven.client_session is not None:
                 await ven.client_session.close()
         except Exception as err:  # closing must not hide the reason we are closing

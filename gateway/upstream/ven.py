@@ -10,6 +10,8 @@ from typing import Any
 
 from openleadr import OpenADRClient, enums, objects, utils
 
+from gateway.supervisor import end_tasks
+
 logger = logging.getLogger(__name__)
 
 EventsSink = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -35,11 +37,29 @@ class GatewayVen(OpenADRClient):  # type: ignore[misc]  # openleadr is untyped
         on_report_cancelled: CancelSink,
         **kwargs: Any,
     ) -> None:
+        self.report_workers: list[asyncio.Task[None]] = []
         super().__init__(show_fingerprint=False, **kwargs)
         self._on_events = on_events
         self._on_report_requests = on_report_requests
         self._on_report_cancelled = on_report_cancelled
         self.pending_reports = _ReportsWithValues()
+
+    # openleadr stores its report-queue worker here, and create_party_reregistration starts a
+    # new one over the old without ending it: every worker is kept so that closing ends all.
+    @property
+    def report_queue_task(self) -> asyncio.Task[None] | None:
+        return self.report_workers[-1] if self.report_workers else None
+
+    @report_queue_task.setter
+    def report_queue_task(self, task: asyncio.Task[None] | None) -> None:
+        for old in self.report_workers:
+            old.cancel()  # one worker sends at a time: the newest
+        if task is not None:
+            self.report_workers.append(task)
+
+    async def stop_report_workers(self, seconds: float) -> None:
+        workers, self.report_workers = self.report_workers, []
+        await end_tasks(set(workers), 0.0, seconds)
 
     async def _on_event(self, message: dict[str, Any]) -> None:
         # Replaces openleadr's immediate optIn/optOut: the gateway answers each event later.

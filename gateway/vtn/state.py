@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from gateway.clock import Clock
 from gateway.domain.openadr import VenEvent
+from gateway.supervisor import pause
 from gateway.vtn.store import VenRecord, VenSnapshot, VtnStore
 
 logger = logging.getLogger(__name__)
@@ -253,9 +254,9 @@ class VtnState:
                 self._seen.setdefault(ven_id, when)
             raise
 
-    async def flush_seen_forever(self) -> None:
-        while True:
-            await asyncio.sleep(LAST_SEEN_FLUSH_SECONDS)
+    async def flush_seen_forever(self, stopping: asyncio.Event) -> None:
+        """Store last-seen times every few seconds until ``stopping`` (closing stores the rest)."""
+        while not await pause(stopping, LAST_SEEN_FLUSH_SECONDS):
             try:
                 await self.flush_seen()
             except Exception as err:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import socket
 import ssl
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 
 from gateway.services.container import Services
 from gateway.settings import Settings
+from gateway.supervisor import TaskSupervisor
 from gateway.vtn.codec import Encoder
 from gateway.vtn.endpoint import VtnEndpoint
 from gateway.vtn.service import VtnConfig, VtnService
@@ -23,6 +23,9 @@ from gateway.vtn.store import VtnStore
 
 logger = logging.getLogger(__name__)
 
+# On shutdown, requests under way on the VTN's own port get this long to finish.
+VTN_SHUTDOWN_SECONDS = 1.0
+
 
 @dataclass
 class Vtn:
@@ -30,29 +33,35 @@ class Vtn:
     state: VtnState
     service: VtnService
     signing_key: SigningKey | None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
+    async def start(self, supervisor: TaskSupervisor) -> None:
+        if self.signing_key is not None:
+            logger.info("VTN certificate fingerprint: %s", self.signing_key.fingerprint)
         try:
             await self.state.load_everything()
         except Exception as err:  # the VENs then load one by one as they poll
             logger.warning("vtn: preload failed (%s)", err)
-        self.tasks.append(asyncio.create_task(self.state.listen(), name="vtn-changes"))
-        self.tasks.append(asyncio.create_task(self.state.flush_seen_forever(), name="vtn-seen"))
+        supervisor.start(self.state.listen(), "vtn-changes", stoppable=False)
+        supervisor.start(self.state.flush_seen_forever(supervisor.stopping), "vtn-seen")
 
-    async def serve(self, settings: Settings) -> None:
-        """The VTN on its own port (``vtn_port``), with mutual TLS when configured."""
+    async def serve(self, settings: Settings, sock: socket.socket | None = None) -> None:
+        """The VTN on its own port (``vtn_port``, or ``sock`` already bound to it), with mutual
+        TLS when configured."""
         assert settings.vtn_port is not None
         app = web.Application()
         app.router.add_post(
             f"{settings.vtn_path_prefix.rstrip('/')}/{{service}}", self.endpoint.handle
         )
-        self.runner = web.AppRunner(app, access_log=None)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=VTN_SHUTDOWN_SECONDS)
         await self.runner.setup()
-        site = web.TCPSite(
-            self.runner, settings.http_host, settings.vtn_port, ssl_context=tls_context(settings)
-        )
+        context = tls_context(settings)
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(self.runner, sock, ssl_context=context)
+        else:
+            site = web.TCPSite(self.runner, settings.http_host, settings.vtn_port,
+                               ssl_context=context)  # fmt: skip
         await site.start()
         scheme = "https" if settings.vtn_tls else "http"
         logger.info(
@@ -62,12 +71,7 @@ class Vtn:
         )  # fmt: skip
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks.clear()
+        """Close the listener and the state; the tasks ``start`` began end with the supervisor."""
         await self.state.close()
         if self.runner is not None:
             await self.runner.cleanup()
@@ -123,16 +127,3 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
         max_body_bytes=settings.max_body_bytes,
     )
     return Vtn(endpoint, state, service, signing_key)
-
-
-async def vtn_lifecycle(settings: Settings, services: Services) -> AsyncIterator[Vtn]:
-    vtn = build_vtn(settings, services)
-    if vtn.signing_key is not None:
-        logger.info("VTN certificate fingerprint: %s", vtn.signing_key.fingerprint)
-    await vtn.start()
-    try:
-        if settings.vtn_port is not None:
-            await vtn.serve(settings)
-        yield vtn
-    finally:
-        await vtn.close()

@@ -1,0 +1,101 @@
+"""One owner for every long-running task of a gateway, and a bounded way to end them all.
+
+A task is started either *stoppable*: its loop watches ``stopping`` and ends by itself at the
+end of its current round, so it is never cut off in the middle of a database call; or
+*cancellable*: it only waits on sockets (a Redis subscription), so cancelling it is safe at any
+moment. ``stop()`` sets the flag, cancels the cancellable tasks, gives the stoppable ones a
+grace period, and then cancels whatever is left, again and again until it ends or the bound
+runs out: on Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives just as
+the awaited call finishes, so a single ``cancel()`` is not enough to be sure a task ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_RECANCEL_SECONDS = 0.2
+
+
+async def pause(stopping: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` or until ``stopping`` is set; True when it is set (the loop ends)."""
+    if stopping.is_set():
+        return True
+    try:
+        # asyncio.timeout, not wait_for: it never swallows a cancellation (see above).
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await stopping.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class _Owned:
+    task: asyncio.Task[Any]
+    stoppable: bool
+
+
+class TaskSupervisor:
+    """Starts named tasks and ends every one of them within a bound."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self._owned: list[_Owned] = []
+
+    def start(
+        self, coro: Coroutine[Any, Any, Any], name: str, *, stoppable: bool = True
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task owned here; ``stoppable`` tasks must watch ``stopping``."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._owned.append(_Owned(task, stoppable))
+        return task
+
+    @property
+    def names(self) -> list[str]:
+        return [owned.task.get_name() for owned in self._owned if not owned.task.done()]
+
+    async def stop(self, grace_seconds: float = 3.0, cancel_seconds: float = 2.0) -> list[str]:
+        """End every task: the names of those still running after both bounds (logged)."""
+        self.stopping.set()
+        for owned in self._owned:
+            if not owned.stoppable:
+                owned.task.cancel()
+        pending = await end_tasks({o.task for o in self._owned}, grace_seconds, cancel_seconds)
+        stuck = sorted(task.get_name() for task in pending)
+        if stuck:
+            logger.error("shutdown: tasks still running after %.1f s: %s",
+                         grace_seconds + cancel_seconds, ", ".join(stuck))  # fmt: skip
+        self._owned = [owned for owned in self._owned if not owned.task.done()]
+        return stuck
+
+
+async def end_tasks(
+    tasks: set[asyncio.Task[Any]], grace_seconds: float, cancel_seconds: float
+) -> set[asyncio.Task[Any]]:
+    """Wait ``grace_seconds`` for ``tasks`` to end by themselves, then cancel those left, again
+    every 0.2 s, for at most ``cancel_seconds``: the tasks still running after that."""
+    if not tasks:
+        return set()
+    _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + cancel_seconds
+    while pending and (left := deadline - loop.time()) > 0:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_SECONDS, left))
+    return pending
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    err = task.exception()
+    if err is not None:
+        logger.error("task %s ended with an error", task.get_name(), exc_info=err)
