@@ -332,11 +332,11 @@ async def test_an_event_runs_through_a_database_cut(
     before = [s for s in samples if s.sampled_at < cut_at]
     during = [s for s in samples if cut_at + timedelta(seconds=CADENCE) < s.sampled_at < back_at]
     after = [s for s in samples if s.sampled_at >= back_at]
-    # Kept up to the cut (a loaded machine may miss one instant), none during it, and again
-    # after it: a gap, with every stored value a real reading, never a 0 kW stand-in.
-    assert len(before) >= EVENT_CUT_AT / CADENCE - 1, [s.sample_index for s in before]
+    # Kept up to the cut (a loaded machine may miss an instant or two), none during it, and
+    # again after it: a gap, with every stored value a real reading, never a 0 kW stand-in.
+    assert len(before) >= EVENT_CUT_AT / CADENCE - 2, [s.sample_index for s in before]
     assert during == []
-    assert len(after) >= (EVENT_SECONDS - EVENT_CUT_AT - EVENT_CUT_FOR) / CADENCE - 3
+    assert len(after) >= (EVENT_SECONDS - EVENT_CUT_AT - EVENT_CUT_FOR) / CADENCE - 4
     assert {v for s in samples for v in unpack(s.power_kw)} == {6.0}
     results = done["results"]
     assert EVENT_CUT_FOR - CADENCE <= results["gap_seconds"] <= EVENT_CUT_FOR + 1.5, results
