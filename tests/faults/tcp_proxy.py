@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
-
-logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 
@@ -29,10 +26,6 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._forwarding = asyncio.Event()
         self._forwarding.set()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
 
     async def start(self) -> None:
         """Listen (again) on the proxy's port: the first start picks a free one."""
@@ -108,6 +101,3 @@ class TcpProxy:
             await writer.drain()
         with contextlib.suppress(OSError):
             writer.write_eof()
-
-    async def close(self) -> None:
-        await self.stop()
