@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -12,13 +14,23 @@ from gateway.bus.outbox import OutboxPublisher
 from gateway.db.models import OutboxRow
 from gateway.services.container import Services
 from gateway.settings import Settings
-from tests.support import Api, ChannelRecorder, free_port
+from tests.conftest import REDIS_URL
+from tests.faults.tcp_proxy import TcpProxy
+from tests.support import Api, ChannelRecorder
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    # Nothing listens there: Redis is "down" for this gateway.
-    return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """The gateway reaches Redis through this proxy; a test stops it: Redis is "down"."""
+    proxy = TcpProxy(urlsplit(REDIS_URL).port or 6379)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+def settings_overrides(redis_proxy: TcpProxy) -> dict[str, Any]:
+    return {"redis_url": f"redis://127.0.0.1:{redis_proxy.port}/0"}
 
 
 async def _queued(services: Services) -> int:
@@ -27,8 +39,14 @@ async def _queued(services: Services) -> int:
 
 
 async def test_changes_are_accepted_and_announced_once_redis_is_back(
-    api: Api, services: Services, redis: Redis, settings: Settings, dr_events: ChannelRecorder
+    api: Api,
+    services: Services,
+    redis: Redis,
+    settings: Settings,
+    dr_events: ChannelRecorder,
+    redis_proxy: TcpProxy,
 ) -> None:
+    await redis_proxy.stop()  # the gateway started with Redis; now Redis goes away
     health = await api.get("/health", status=503)
     assert health["status"] == "degraded"
     assert health["database"]["ok"] is True
