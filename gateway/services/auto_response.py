@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bus.power import RedisPowerReader
@@ -92,7 +93,12 @@ class AutoResponseService:
         """Right after an invitation is made or changed: a response delay of 0 answers at once."""
         due = view.auto_response.due_at
         if due is not None and due <= self._ctx.clock.now():
-            return await self.respond(view.id) or view
+            try:
+                return await self.respond(view.id) or view
+            except (RedisError, OSError) as err:
+                # The invitation is stored already: it stays pending and due, and the worker
+                # answers it once the power readings can be read again.
+                logger.warning("auto-response for invitation %s deferred: %s", view.id, err)
         return view
 
     async def respond(self, invitation_id: str) -> InvitationView | None:
