@@ -150,3 +150,31 @@ async def test_an_event_the_gateway_cannot_take_is_answered_opt_out(
     await eventually(lambda: _answered(utility))
     assert utility.opts == [("setpoint-ev", "optOut")]
     assert await _invitations(api) == []
+
+
+def _report_workers() -> list[asyncio.Task[Any]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__name__", "") == "_report_queue_worker" and not task.done()
+    ]
+
+
+async def test_closing_ends_every_report_worker_a_reregistration_started(
+    utility: Utility, api: Api, client: Any
+) -> None:
+    """openleadr's create_party_reregistration starts a report-queue worker over the one the
+    connection started, without ending it: closing the gateway must end both."""
+    runner = client.app[UPSTREAM]
+    await asyncio.wait_for(runner.connected.wait(), 15)
+    ven = runner.ven
+    assert len(_report_workers()) == 1
+    await ven.create_party_reregistration()  # what an oadrRequestReregistration leads to
+    assert utility.registrations == 2
+    workers = _report_workers()
+    assert len(workers) == 1  # the old one was ended when the new one took over
+    assert ven.report_queue_task is workers[0]
+
+    await asyncio.wait_for(client.close(), 10)
+    await asyncio.sleep(0)
+    assert _report_workers() == []
