@@ -15,6 +15,7 @@ from gateway.domain.lifecycle import EventStatus
 from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.run import EventRun, ExecutorConfig
+from gateway.executor.store import EventPlan
 from gateway.services.context import ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -65,15 +66,12 @@ class Executor:
                     await self._ctx.publisher.flush()
                 continue
             try:
-                fence = await self._lease.acquire(plan.id)
+                fence = await self._take(plan)
             except (RedisError, OSError) as err:
                 logger.warning("executor cannot take leases: %s", err)
                 return
             if fence is None:
                 continue  # another replica runs it
-            if not await store.claim(self._ctx.db, plan.id, fence):
-                await self._lease.release(plan.id, fence)
-                continue
             run = EventRun(
                 self._ctx, self._power, self._redis, self._lease, self._config,
                 self._prefix, plan, fence,
@@ -81,6 +79,27 @@ class Executor:
             self.runs[plan.id] = asyncio.create_task(run.run(), name=f"event-{plan.id}")
         for event_id in [e for e, t in self.runs.items() if t.done()]:
             self.runs.pop(event_id)
+
+    async def _take(self, plan: EventPlan) -> int | None:
+        """The lease and the database's ownership of ``plan``: the run's fence, or None.
+
+        The database is the fencing authority. Redis may have lost its counter (restarted
+        empty, flushed) and hand out small tokens: the token asked for exceeds the fence the
+        plan read, and if the database holds a newer one still (another replica claimed in
+        between) it says which, and the next try goes past that."""
+        floor = plan.fence
+        for _ in range(2):
+            fence = await self._lease.acquire(plan.id, floor)
+            if fence is None:
+                return None
+            if await store.claim(self._ctx.db, plan.id, fence):
+                return fence
+            await self._lease.release(plan.id, fence)
+            stored = await store.fence_of(self._ctx.db, plan.id)
+            if stored is None:
+                return None
+            floor = max(floor, stored)
+        return None
 
     async def stop(self, task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:
         """Stop ``task`` (running ``run``) and this executor's event runs.

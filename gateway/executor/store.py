@@ -36,6 +36,7 @@ class EventPlan:
     device_ids: tuple[str, ...]
     target_kw: float
     target_kwh: float
+    fence: int  # the owner's fencing token when the plan was read: a new one must exceed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ def _plan(row: EventRow) -> EventPlan:
         device_ids=tuple(d.device_id for d in row.devices),
         target_kw=row.target_kw,
         target_kwh=row.target_kwh,
+        fence=row.fence,
     )
 
 
@@ -83,6 +85,13 @@ async def claim(db: Database, event_id: str, fence: int) -> bool:
             .values(fence=fence)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def fence_of(db: Database, event_id: str) -> int | None:
+    """The event's stored fencing token (None: no such event)."""
+    async with db.read() as session:
+        fence = await session.scalar(select(EventRow.fence).where(EventRow.id == event_id))
+        return None if fence is None else int(fence)
 
 
 async def _owned(session: AsyncSession, event_id: str, fence: int) -> EventRow:
