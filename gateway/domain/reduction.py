@@ -11,6 +11,10 @@ Method (per device):
 - **Missing readings** are left out, never counted as 0 kW. A device's average reduction is the
   time-weighted mean over the time it was measured; its energy (kWh) is that average over the
   whole measured window. Missing data therefore lowers *coverage*, not the reduction.
+- **Gaps**: time nobody measured (the executor down, Redis lost, a start later than the event's)
+  is reported as ``gap_seconds`` and its sample instants count as missing, wherever in the
+  window it falls: from the event's start to its first sample, between two samples, or from the
+  last sample to the end. The window is always the event's, start to end.
 - **Totals**: average reduction kW and energy kWh are sums over the devices with a baseline and
   at least one reading. kW and kWh are kept in separate fields everywhere.
 
@@ -166,9 +170,12 @@ class ReductionTally:
 class EventMeter:
     """Feeds event samples into a tally in order, holding each value until the next sample.
 
-    A sample holds until the next one when that is the next index; when indices were skipped
-    (the executor was down) it holds for one cadence and the rest is a gap. The same meter
-    replays stored samples after a restart, so a resumed run adds up exactly like a live one.
+    ``window_start`` is the event's scheduled start, and sample ``k`` is due ``k`` cadences
+    after it. A sample holds until the next one when that is the next index; when indices were
+    skipped (the executor was down) it holds for one cadence and the rest is a gap. A first
+    sample after index 0 (a late start) leaves the time since the start as a gap, and its
+    skipped instants as missing. The same meter replays stored samples after a restart, so a
+    resumed run adds up exactly like a live one.
     """
 
     baselines: Sequence[float | None]
@@ -183,12 +190,20 @@ class EventMeter:
     def feed(self, index: int, at: datetime, sample: Sequence[float | None]) -> None:
         if self.pending is not None:
             self._close(self.tally, self.pending, at, index)
+        elif index > 0:
+            # Nobody measured from the start until now: the same gap as an outage mid-event,
+            # so coverage and energy tell the truth about a late start.
+            self.tally.add_gap(max((at - self.window_start).total_seconds(), 0.0), index)
         self.pending = (index, at, sample)
 
     def result(self, until: datetime) -> ReductionResult:
         """Totals as if the run ended at ``until`` (the meter itself is left unchanged)."""
         tally = self.tally.copy()
-        if self.pending is not None:
+        if self.pending is None:
+            # Not one sample: the whole window so far is a gap, its instants all missing.
+            elapsed = max((until - self.window_start).total_seconds(), 0.0)
+            tally.add_gap(elapsed, math.ceil(elapsed / self.cadence_seconds))
+        else:
             next_index = (
                 self.pending[0]
                 + 1

@@ -26,8 +26,11 @@ async def replay(
 ) -> Replay:
     """Baseline mean, the last indices written, and a meter fed with the event samples.
 
-    ``samples`` come baseline phase first, each phase in index order, one at a time, so a
-    replay holds one sample in memory however long the event.
+    ``window_start`` is the event's scheduled start (``start_time``, not ``started_at``: the
+    time between them is a gap, as it was for the run that measured it), or None for an event
+    that has not started, whose event samples are not replayed. ``samples`` come baseline
+    phase first, each phase in index order, one at a time, so a replay holds one sample in
+    memory however long the event.
     """
     baseline = BaselineMean(devices)
     last_baseline = last_event = -1

@@ -154,9 +154,11 @@ class EventRun:
 
     async def _run(self) -> None:
         plan, cadence = self._plan, self._config.cadence_seconds
+        # The meter's window is the scheduled one: a late start is a gap, not a shorter event.
+        window_start = plan.start_time if plan.started_at is not None else None
         async with self._ctx.db.read() as session:
             past = await replay(
-                store.samples_of(session, plan.id), len(plan.device_ids), cadence, plan.started_at
+                store.samples_of(session, plan.id), len(plan.device_ids), cadence, window_start
             )
         meter = past.meter
         if plan.status is EventStatus.SCHEDULED:
@@ -167,7 +169,7 @@ class EventRun:
             await self._ctx.publisher.flush()
             if started is None or started.started_at is None:
                 return  # cancelled before it started
-            meter = EventMeter(past.baseline.means(), cadence, started.started_at)
+            meter = EventMeter(past.baseline.means(), cadence, plan.start_time)
             logger.info("event %s started (%d devices)", plan.id, len(plan.device_ids))
         assert meter is not None  # an active event has started_at, so replay built a meter
         if not await self._event_phase(meter, past.last_event_index):

@@ -165,14 +165,64 @@ async def test_late_start_is_recorded_and_a_passed_window_is_missed(
     gone = await _event(api, clock, timedelta(minutes=2), 5)
     clock.advance(minutes=8)  # the gateway was down
     device.shed_from = clock.now()
+    await device(clock.now())
     await _run_all(build_executor(services))
     ran = await api.get(f"/api/events/{late['id']}")
     assert ran["status"] == "completed"
     assert ran["late_start_seconds"] == pytest.approx(7 * 60, abs=1)
     assert ran["devices"][0]["note"] == "no baseline"  # nobody sampled before the start
+    # The 7 minutes nobody measured are a gap, not a shorter event.
+    assert ran["results"]["gap_seconds"] == pytest.approx(7 * 60, abs=1)
+    assert ran["results"]["coverage"] == pytest.approx(3 / 10)
     missed = await api.get(f"/api/events/{gone['id']}")
     assert missed["status"] == "missed"
     assert missed["started_at"] is None
+
+
+async def test_a_late_start_is_a_gap_and_a_restart_after_it_adds_up_the_same(
+    api: Api, services: Services, clock: FakeClock, device: Device
+) -> None:
+    event = await _event(api, clock, timedelta(minutes=15), 10)
+    start = datetime.fromisoformat(event["start_time"])
+    device.shed_from = start
+
+    async def run_until(owner: str, crash_at: datetime | None, back_at: datetime) -> None:
+        executor = build_executor(services, owner=owner)
+        crashed: list[bool] = []
+
+        async def crash(now: datetime) -> None:
+            if crash_at is not None and not crashed and now >= crash_at:
+                crashed.append(True)
+                for task in executor.runs.values():
+                    task.cancel()  # the process dies here
+
+        device.hooks[:] = [crash]
+        await executor.tick()
+        await asyncio.gather(*executor.runs.values(), return_exceptions=True)
+        device.hooks.clear()
+        clock.advance(seconds=(back_at - clock.now()).total_seconds())  # down until then
+        await device(clock.now())
+
+    # Down from between two baseline instants until 2 min after the start; then down again
+    # from between two event instants (the last one taken at +295 s) until +360 s.
+    await run_until("first", start - timedelta(seconds=28), start + timedelta(minutes=2))
+    assert (await api.get(f"/api/events/{event['id']}"))["status"] == "scheduled"
+    await run_until("second", start + timedelta(seconds=298), start + timedelta(seconds=360))
+    assert (await api.get(f"/api/events/{event['id']}"))["status"] == "active"
+    await _run_all(build_executor(services, owner="third"))
+
+    done = await api.get(f"/api/events/{event['id']}")
+    assert done["status"] == "completed"
+    assert done["late_start_seconds"] == pytest.approx(120)
+    results = done["results"]
+    assert results["gap_seconds"] == pytest.approx(120 + 60)
+    # 120 instants: 24 before the late start and 12 in the second outage never measured.
+    assert results["coverage"] == pytest.approx(84 / 120)
+    assert results["average_reduction_kw"] == pytest.approx(4.0, rel=1e-3)
+    assert results["energy_reduction_kwh"] == pytest.approx(4.0 * 10 / 60, rel=1e-3)
+    assert done["devices"][0]["baseline_kw"] == pytest.approx(10.0)
+    during = [s.sample_index for s in await _samples(services, event["id"]) if s.phase == "event"]
+    assert during == [*range(24, 60), *range(72, 120)]
 
 
 async def test_cancel_stops_a_running_event_within_one_cadence_and_keeps_its_totals(

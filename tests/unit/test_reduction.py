@@ -111,3 +111,44 @@ def test_live_totals_match_the_final_result_without_gaps() -> None:
     assert meter.live_totals(until) == pytest.approx(
         (result.average_reduction_kw, result.energy_reduction_kwh, result.coverage)
     )
+
+
+def test_a_late_start_is_a_gap_from_the_start_to_the_first_sample() -> None:
+    # The case: a 60 s event, cadence 1 s, its first sample 16.5 s after the start.
+    meter = EventMeter([10.0], 1.0, T0)
+    meter.feed(16, T0 + timedelta(seconds=16.5), [6.0])
+    for k in range(17, 60):
+        meter.feed(k, T0 + timedelta(seconds=k), [6.0])
+    result = meter.result(T0 + timedelta(seconds=60))
+    assert result.gap_seconds == pytest.approx(16.5)
+    assert result.coverage == pytest.approx(44 / 60)  # instants 0-15 were never measured
+    assert result.devices[0].coverage == pytest.approx(44 / 60)
+    # Unbiased like any gap: 4 kW measured, so 4 kW over the event's whole minute.
+    assert result.average_reduction_kw == pytest.approx(4.0)
+    assert result.energy_reduction_kwh == pytest.approx(4.0 * 60 / 3600)
+    assert meter.live_totals(T0 + timedelta(seconds=60)) == pytest.approx(
+        (result.average_reduction_kw, result.energy_reduction_kwh, result.coverage)
+    )
+
+
+def test_a_late_start_adds_up_like_an_outage_in_the_middle() -> None:
+    late = EventMeter([10.0], CADENCE, T0)
+    middle = EventMeter([10.0], CADENCE, T0)
+    for k in range(30, 120):  # the first 30 instants, 150 s, never measured
+        late.feed(k, T0 + timedelta(seconds=k * CADENCE), [6.0])
+    for k in [0, *range(31, 120)]:  # instants 1-30, 150 s, never measured
+        middle.feed(k, T0 + timedelta(seconds=k * CADENCE), [6.0])
+    until = T0 + timedelta(minutes=10)
+    assert late.result(until).gap_seconds == pytest.approx(150.0)
+    assert middle.result(until).gap_seconds == pytest.approx(150.0)
+    assert late.result(until).coverage == middle.result(until).coverage == pytest.approx(0.75)
+    assert late.result(until).energy_reduction_kwh == pytest.approx(
+        middle.result(until).energy_reduction_kwh
+    )
+
+
+def test_an_event_nobody_measured_is_all_gap() -> None:
+    result = EventMeter([10.0], CADENCE, T0).result(T0 + timedelta(seconds=60))
+    assert result.gap_seconds == pytest.approx(60.0)
+    assert result.coverage == 0.0
+    assert result.devices[0].note == "no readings"
