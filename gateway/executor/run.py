@@ -2,18 +2,24 @@
 
 Sample k of a phase is due at ``phase_start + k * cadence`` on the monotonic clock, anchored
 once, so the schedule never drifts however long the event; each sample records the real time
-it was taken. One MGET reads every device, one insert stores the sample, and the lease is
+it was taken, and an instant a stall let pass (a slow write, Redis retrying) is a gap, never a
+late sample. One MGET reads every device, one insert stores the sample, and the lease is
 renewed while waiting. Everything the run knows is in the database after each sample, so a
-new run (after a crash, or on another replica) replays it and carries on.
+new run (after a crash, a shutdown, or on another replica) replays it and carries on.
+
+A run ends between two samples when the executor stops (``shutdown.Stopped``) and releases its
+lease, so the next holder takes over at once instead of waiting for it to lapse.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +33,7 @@ from gateway.domain.reduction import BaselineMean, EventMeter
 from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.results import replay
+from gateway.executor.shutdown import Stopped, pause
 from gateway.executor.store import BASELINE, EVENT, EventPlan, Fenced
 from gateway.services.context import ServiceContext
 
@@ -36,6 +43,8 @@ logger = logging.getLogger(__name__)
 _ON_TIME = 1.0
 # Waking this close before a due instant is on time (the clocks tick no finer than this).
 _CLOSE_ENOUGH = 0.001
+# A lease not released within this long lapses by itself (1.5 cadences): shutdown goes on.
+_RELEASE_SECONDS = 1.0
 
 
 class LeaseLost(Exception):
@@ -126,6 +135,7 @@ class EventRun:
         prefix: str,
         plan: EventPlan,
         fence: int,
+        stopping: asyncio.Event,
     ) -> None:
         self._ctx = ctx
         self._clock = ctx.clock
@@ -136,6 +146,7 @@ class EventRun:
         self._prefix = prefix
         self._plan = plan
         self._fence = fence
+        self._stopping = stopping
         self._anchor_wall = self._clock.now()
         self._anchor_mono = self._clock.monotonic()
 
@@ -146,11 +157,14 @@ class EventRun:
             logger.warning("event %s: another executor took over; this run stops", self._plan.id)
         except LeaseLost:
             logger.warning("event %s: lease lost; this run stops", self._plan.id)
+        except Stopped:
+            logger.info("event %s: run stopped by shutdown; the next holder resumes", self._plan.id)
         finally:
             try:
-                await self._lease.release(self._plan.id, self._fence)
-            except (RedisError, OSError) as err:
-                logger.warning("event %s: lease not released (%s); it expires", self._plan.id, err)
+                async with asyncio.timeout(_RELEASE_SECONDS):
+                    await self._lease.release(self._plan.id, self._fence)
+            except (RedisError, OSError, TimeoutError) as err:
+                logger.warning("event %s: lease not released (%r); it lapses", self._plan.id, err)
 
     async def _run(self) -> None:
         plan, cadence = self._plan, self._config.cadence_seconds
@@ -187,35 +201,48 @@ class EventRun:
         await self._ctx.publisher.flush()
         await self._redis.delete(live_key(self._prefix, plan.id))
 
-    async def _baseline_phase(self, baseline: BaselineMean, last: int) -> bool:
-        plan, cadence = self._plan, self._config.cadence_seconds
-        opens = plan.start_time - self._config.baseline_window
+    async def _instants(self, opens: datetime, closes: datetime, last: int) -> AsyncGenerator[int]:
+        """The sample indices of a phase, each yielded at its instant.
+
+        An instant that passed while the run stalled (a write or a Redis call retrying for
+        seconds) is skipped: it is a gap. Sampling it late would make the sample before it
+        hold over the stall, and the stall would vanish from the results.
+        """
+        cadence = self._config.cadence_seconds
         k = first_index(opens, self._clock.now(), cadence, last)
-        while (due := opens + timedelta(seconds=k * cadence)) < plan.start_time:
-            await self._wait_until(due)
-            still_open, values = await self._sample(BASELINE, k)
-            if not still_open:
-                return False
-            if values is not None:
-                baseline.add(values)
-            k += 1
+        while opens + timedelta(seconds=k * cadence) < closes:
+            await self._wait_until(opens + timedelta(seconds=k * cadence))
+            on_time = first_index(opens, self._clock.now(), cadence, k - 1)
+            if on_time == k:
+                yield k
+                on_time = k + 1
+            k = on_time
+
+    async def _baseline_phase(self, baseline: BaselineMean, last: int) -> bool:
+        plan = self._plan
+        opens = plan.start_time - self._config.baseline_window
+        async with contextlib.aclosing(self._instants(opens, plan.start_time, last)) as instants:
+            async for k in instants:
+                still_open, values = await self._sample(BASELINE, k)
+                if not still_open:
+                    return False
+                if values is not None:
+                    baseline.add(values)
         return True
 
     async def _event_phase(self, meter: EventMeter, last: int) -> bool:
-        plan, cadence = self._plan, self._config.cadence_seconds
-        k = first_index(plan.start_time, self._clock.now(), cadence, last)
+        plan = self._plan
         taken = 0
-        while (due := plan.start_time + timedelta(seconds=k * cadence)) < plan.end_time:
-            await self._wait_until(due)
-            at = self._clock.now()
-            still_open, values = await self._sample(EVENT, k, at)
-            if not still_open:
-                return False
-            if values is not None:
-                meter.feed(k, at, values)
-                taken += 1
-                await self._publish_live(meter, k, at, values, taken)
-            k += 1
+        async with contextlib.aclosing(self._instants(plan.start_time, plan.end_time, last)) as ks:
+            async for k in ks:
+                at = self._clock.now()
+                still_open, values = await self._sample(EVENT, k, at)
+                if not still_open:
+                    return False
+                if values is not None:
+                    meter.feed(k, at, values)
+                    taken += 1
+                    await self._publish_live(meter, k, at, values, taken)
         return True
 
     async def _sample(
@@ -268,12 +295,20 @@ class EventRun:
             logger.warning("event %s: live state not published (%s)", self._plan.id, err)
 
     async def _wait_until(self, when: datetime) -> None:
+        """Wait for ``when`` holding the lease; raises ``Stopped`` once the executor stops.
+
+        The lease is renewed on entry and between sleeps, never after the last sleep, so the
+        wake-up at a sample instant is not delayed by a Redis round trip."""
+        if self._stopping.is_set():
+            raise Stopped(self._plan.id)
         target = self._anchor_mono + (when - self._anchor_wall).total_seconds()
         step = max(self._config.cadence_seconds / 3, 0.05)
-        while (remaining := target - self._clock.monotonic()) > _CLOSE_ENOUGH:
-            await self._clock.sleep(min(remaining, step))
-            await self._renew()
         await self._renew()
+        while (remaining := target - self._clock.monotonic()) > _CLOSE_ENOUGH:
+            if await pause(self._clock, self._stopping, min(remaining, step)):
+                raise Stopped(self._plan.id)
+            if target - self._clock.monotonic() > _CLOSE_ENOUGH:
+                await self._renew()
 
     async def _renew(self) -> None:
         try:

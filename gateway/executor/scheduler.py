@@ -1,4 +1,7 @@
-"""Finds events to run, takes each one's lease, and starts its run; marks missed events."""
+"""Finds events to run, takes each one's lease, and starts its run; marks missed events.
+
+``stop`` ends the loop and the runs between two of their steps (``shutdown``), within a bound.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,16 @@ from gateway.domain.lifecycle import EventStatus
 from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.run import EventRun, ExecutorConfig
+from gateway.executor.shutdown import end_tasks, pause
 from gateway.executor.store import EventPlan
 from gateway.services.context import ServiceContext
 
 logger = logging.getLogger(__name__)
+
+# Shutdown: the loop and the runs get this long to end their current step by themselves...
+STOP_GRACE_SECONDS = 2.0
+# ...then what is left is cancelled, and waited for at most this long: 3 s in all.
+STOP_CANCEL_SECONDS = 1.0
 
 
 class Executor:
@@ -40,23 +49,28 @@ class Executor:
         # A dead holder's lease lapses after 1.5 cadences; the poll below finds it within 0.5.
         self._lease = EventLease(redis, prefix, self.owner, 1.5 * config.cadence_seconds)
         self._poll = min(1.0, config.cadence_seconds / 2)
+        self._stopping = asyncio.Event()
         self.runs: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
+        """Poll for events until ``stop``: each round ends before the flag is looked at."""
         logger.info("executor %s running (cadence %ss)", self.owner, self._config.cadence_seconds)
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("executor round failed; retrying")
-            await self._ctx.clock.sleep(self._poll)
+            await pause(self._ctx.clock, self._stopping, self._poll)
+        logger.info("executor %s stopped taking events", self.owner)
 
     async def tick(self) -> None:
         now = self._ctx.clock.now()
         horizon = now + self._config.baseline_window + timedelta(seconds=2 * self._poll)
         for plan in await store.open_events(self._ctx.db, horizon):
+            if self._stopping.is_set():
+                break
             running = self.runs.get(plan.id)
             if running is not None and not running.done():
                 continue
@@ -72,9 +86,12 @@ class Executor:
                 return
             if fence is None:
                 continue  # another replica runs it
+            if self._stopping.is_set():  # stopped while taking it: the next holder runs it
+                await self._lease.release(plan.id, fence)
+                break
             run = EventRun(
                 self._ctx, self._power, self._redis, self._lease, self._config,
-                self._prefix, plan, fence,
+                self._prefix, plan, fence, self._stopping,
             )  # fmt: skip
             self.runs[plan.id] = asyncio.create_task(run.run(), name=f"event-{plan.id}")
         for event_id in [e for e, t in self.runs.items() if t.done()]:
@@ -101,22 +118,38 @@ class Executor:
             floor = max(floor, stored)
         return None
 
-    async def stop(self, task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:
-        """Stop ``task`` (running ``run``) and this executor's event runs.
+    async def stop(
+        self,
+        task: asyncio.Task[None],
+        grace_seconds: float = STOP_GRACE_SECONDS,
+        cancel_seconds: float = STOP_CANCEL_SECONDS,
+    ) -> None:
+        """Stop ``task`` (running ``run``) and this executor's event runs, within
+        ``grace_seconds + cancel_seconds``.
 
-        Cancelling it in the middle of a database call has been seen to leave it waiting on
-        a future nobody completes (SQLAlchemy shields connection clean-up from cancellation),
-        so shutdown waits a bounded time instead of forever; the runs' state is in the
-        database either way."""
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=grace_seconds)
-        if not done:
-            logger.warning("executor %s did not stop within %.0f s", self.owner, grace_seconds)
-        await asyncio.wait_for(self.close(), grace_seconds * 2)
+        The stop flag ends the loop and each run at the end of its current step; each run
+        releases its lease, so another replica (or the next start) resumes it at once. Only
+        what is still running after the grace period is cancelled: cancelling in the middle
+        of a database call has been seen to leave a task waiting on a future nobody completes
+        (SQLAlchemy shields connection clean-up from cancellation), so what does not end even
+        then is left behind, logged; the runs' state is in the database either way."""
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        # The loop first: once it has ended no new run can start.
+        await asyncio.wait({task}, timeout=grace_seconds)
+        tasks = {task, *self.runs.values()}
+        stuck = await end_tasks(tasks, max(deadline - loop.time(), 0.0), cancel_seconds)
+        if stuck:
+            logger.warning(
+                "executor %s: still running after %.1f s, left behind: %s",
+                self.owner, grace_seconds + cancel_seconds,
+                ", ".join(sorted(t.get_name() for t in stuck)),
+            )  # fmt: skip
+        self.runs.clear()
 
     async def close(self) -> None:
-        for task in self.runs.values():
-            task.cancel()
-        if self.runs:
-            await asyncio.wait(self.runs.values(), timeout=5.0)
+        """Stop the event runs of an executor driven by ``tick`` (no loop task), bounded."""
+        self._stopping.set()
+        await end_tasks(set(self.runs.values()), STOP_GRACE_SECONDS, STOP_CANCEL_SECONDS)
         self.runs.clear()

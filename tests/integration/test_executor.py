@@ -225,6 +225,36 @@ async def test_a_late_start_is_a_gap_and_a_restart_after_it_adds_up_the_same(
     assert during == [*range(24, 60), *range(72, 120)]
 
 
+async def test_a_stall_mid_event_is_a_gap_never_a_burst_of_late_samples(
+    api: Api, services: Services, clock: FakeClock, device: Device
+) -> None:
+    event = await _event(api, clock, timedelta(minutes=15), 30)
+    start = datetime.fromisoformat(event["start_time"])
+    device.shed_from = start
+    stalled: list[bool] = []
+
+    async def stall_for_a_minute(now: datetime) -> None:
+        # Between instants 119 (+595 s) and 120: the run is held up (a write or a Redis call
+        # retrying) for a minute.
+        if not stalled and now >= start + timedelta(seconds=598):
+            stalled.append(True)
+            clock.advance(seconds=60)
+            await device.write(clock.now())
+
+    device.hooks.append(stall_for_a_minute)
+    await _run_all(build_executor(services))
+    results = (await api.get(f"/api/events/{event['id']}"))["results"]
+    assert results["gap_seconds"] == pytest.approx(60.0)
+    assert results["coverage"] == pytest.approx(348 / 360)  # instants 120-131 missed
+    assert results["average_reduction_kw"] == pytest.approx(4.0, rel=1e-3)
+    assert results["energy_reduction_kwh"] == pytest.approx(2.0, rel=1e-3)
+    during = [s for s in await _samples(services, event["id"]) if s.phase == "event"]
+    assert [s.sample_index for s in during] == [*range(120), *range(132, 360)]
+    for sample in during:  # none taken late, right after the stall
+        due = start + timedelta(seconds=sample.sample_index * CADENCE)
+        assert abs((sample.sampled_at - due).total_seconds()) <= 0.1
+
+
 async def test_cancel_stops_a_running_event_within_one_cadence_and_keeps_its_totals(
     api: Api, services: Services, clock: FakeClock, device: Device, dr_events: ChannelRecorder
 ) -> None:
