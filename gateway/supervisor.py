@@ -4,9 +4,10 @@ A task is started either *stoppable*: its loop watches ``stopping`` and ends by 
 end of its current round, so it is never cut off in the middle of a database call; or
 *cancellable*: it only waits on sockets (a Redis subscription), so cancelling it is safe at any
 moment. ``stop()`` sets the flag, cancels the cancellable tasks, gives the stoppable ones a
-grace period, and then cancels whatever is left, again and again until it ends or the bound
-runs out: on Python 3.11 ``asyncio.wait_for`` can swallow a cancellation that arrives just as
-the awaited call finishes, so a single ``cancel()`` is not enough to be sure a task ends.
+grace period, and only then cancels whatever is left, with a bound on that too. Shutdown does
+not rely on cancellation: on Python 3.11 ``asyncio.wait_for`` can swallow a cancel that
+arrives just as the awaited call finishes, and cancelling SQLAlchemy mid-call on aiosqlite has
+left tasks waiting on a future nothing completes.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-_RECANCEL_SECONDS = 0.2
 
 
 async def pause(stopping: asyncio.Event, seconds: float) -> bool:
@@ -79,17 +78,19 @@ class TaskSupervisor:
 async def end_tasks(
     tasks: set[asyncio.Task[Any]], grace_seconds: float, cancel_seconds: float
 ) -> set[asyncio.Task[Any]]:
-    """Wait ``grace_seconds`` for ``tasks`` to end by themselves, then cancel those left, again
-    every 0.2 s, for at most ``cancel_seconds``: the tasks still running after that."""
+    """Wait ``grace_seconds`` for ``tasks`` to end by themselves, then cancel those left once
+    and wait at most ``cancel_seconds`` more: the tasks still running after that.
+
+    Cancelled once, never again: a second cancel landing while SQLAlchemy closes a connection
+    on a locked SQLite file leaves aiosqlite waiting forever. A cancel lost to Python 3.11's
+    ``wait_for`` is covered by the stop flag the loops watch."""
     if not tasks:
         return set()
     _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + cancel_seconds
-    while pending and (left := deadline - loop.time()) > 0:
+    if pending:
         for task in pending:
             task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_SECONDS, left))
+        _, pending = await asyncio.wait(pending, timeout=cancel_seconds)
     return pending
 
 

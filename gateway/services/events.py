@@ -184,7 +184,7 @@ class EventService:
                 samples_of(session, row.id),
                 len(row.devices),
                 self._cadence,
-                row.started_at,
+                row.start_time,  # a late start's first seconds are gap, as for a completed one
             )
             if past.meter is not None:
                 result = past.meter.result(now)

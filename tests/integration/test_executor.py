@@ -348,3 +348,38 @@ async def test_an_older_owner_is_fenced_off(
     last = max(s.sampled_at for s in samples)
     assert last <= start + timedelta(minutes=1, seconds=CADENCE)
     assert (await api.get(f"/api/events/{event['id']}"))["status"] == "active"
+
+
+async def test_a_late_started_event_cancelled_counts_its_late_part_as_gap(
+    api: Api, services: Services, clock: FakeClock, device: Device
+) -> None:
+    event = await _event(api, clock, timedelta(minutes=15), 10)
+    start = datetime.fromisoformat(event["start_time"])
+    device.shed_from = start
+    first = build_executor(services, owner="first")
+
+    async def die_before_the_start(now: datetime) -> None:
+        if now >= start - timedelta(seconds=28):
+            for task in first.runs.values():
+                task.cancel()  # the process dies here and is down until +120 s
+
+    device.hooks[:] = [die_before_the_start]
+    await first.tick()
+    await asyncio.gather(*first.runs.values(), return_exceptions=True)
+    clock.advance(seconds=(start + timedelta(minutes=2) - clock.now()).total_seconds())
+    await device(clock.now())
+
+    async def cancel_at_five_minutes(now: datetime) -> None:
+        if now >= start + timedelta(minutes=5):
+            device.hooks.clear()
+            await api.post(f"/api/events/{event['id']}/cancel", {"reason": "grid ok"}, status=200)
+
+    device.hooks[:] = [cancel_at_five_minutes]
+    await _run_all(build_executor(services, owner="second"))
+    done = await api.get(f"/api/events/{event['id']}")
+    assert done["status"] == "cancelled"
+    results = done["results"]
+    # Measured from the scheduled start, as a completed event is: the first 120 s are gap.
+    assert results["gap_seconds"] == pytest.approx(120, abs=CADENCE)
+    assert results["coverage"] == pytest.approx(36 / 60, abs=1 / 60)
+    assert results["average_reduction_kw"] == pytest.approx(4.0, rel=1e-3)
