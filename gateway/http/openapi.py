@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from gateway import __version__
 from gateway.http.routes import ROUTES, Route
 from gateway.http.schemas import ErrorBody
+from gateway.http.text import NO_NUL_PATTERN
 
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {
@@ -61,9 +62,10 @@ def _operation(route: Route) -> dict[str, Any]:
             for name, prop in props.items()
         ]
     path_params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
+    # routes.with_checked_path refuses an id with a NUL (422) before any handler runs.
+    id_schema = {"type": "string", "minLength": 1, "pattern": NO_NUL_PATTERN}
     op.setdefault("parameters", []).extend(
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-        for p in path_params
+        {"name": p, "in": "path", "required": True, "schema": id_schema} for p in path_params
     )
     if not op["parameters"]:
         del op["parameters"]

@@ -8,16 +8,20 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
+from gateway.domain.errors import FieldError, raise_if_any
 from gateway.http import handlers as h
 from gateway.http import schemas as s
+from gateway.http.text import unstorable_character, unstorable_message
 from gateway.services import views as v
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    handler: Handler
     summary: str
     response: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
@@ -84,9 +88,25 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
+def with_checked_path(handler: Handler) -> Handler:
+    """Path parameters are ids: one that cannot be stored (a NUL) is a 422 naming it, before
+    the handler looks it up (PostgreSQL refused the query itself: a 500)."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        errors = [
+            FieldError(name, unstorable_message(character))
+            for name, value in request.match_info.items()
+            if (character := unstorable_character(value)) is not None
+        ]
+        raise_if_any(errors)
+        return await handler(request)
+
+    return checked
+
+
 def setup_routes(app: web.Application) -> None:
     from gateway.http.openapi import openapi_handler
 
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, with_checked_path(route.handler))
     app.router.add_get("/api/openapi.json", openapi_handler)

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from gateway.domain.lifecycle import EventStatus
+from gateway.http.text import NO_NUL_PATTERN, unstorable_character, unstorable_message
 
+
+def _storable(value: str) -> str:
+    character = unstorable_character(value)
+    if character is not None:
+        raise ValueError(unstorable_message(character))
+    return value
+
+
+class Stated:
+    """JSON Schema keywords that state, in the OpenAPI document, a rule enforced elsewhere."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        stated = handler(schema)
+        stated.update(self.keywords)
+        return stated
+
+
+# Every free-text field of a body: text that cannot be stored is a 422 naming the field. (A
+# field with a pattern of its own, which already leaves NUL out, keeps plain ``str``.)
+Text = Annotated[str, AfterValidator(_storable), Stated(pattern=NO_NUL_PATTERN)]
 NAME = Field(min_length=1, max_length=128)
 
 
@@ -24,10 +59,10 @@ class Query(BaseModel):
 
 
 class DeviceCreate(Body):
-    id: str = NAME
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
-    ven_id: str | None = Field(default=None, min_length=1, max_length=128)
-    resource_id: str | None = Field(default=None, min_length=1, max_length=128)
+    id: Text = NAME
+    timezone: Text = Field(default="UTC", min_length=1, max_length=64)
+    ven_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    resource_id: Text | None = Field(default=None, min_length=1, max_length=128)
 
 
 class InvitationCreate(Body):
@@ -37,12 +72,12 @@ class InvitationCreate(Body):
     )
     load_kwh: float = Field(default=0.0, description="energy to shed over the event, kWh")
     load_percentage: float = Field(default=0.0, description="share of load to shed, 0-100 %")
-    devices: list[str] = Field(max_length=10_000)
+    devices: list[Text] = Field(max_length=10_000)
 
 
 class VenCreate(Body):
-    name: str = NAME
-    fingerprint: str | None = Field(
+    name: Text = NAME
+    fingerprint: Text | None = Field(
         default=None,
         description="the VEN certificate's OpenADR fingerprint (AA:BB:... 10 bytes); "
         "required for a VEN that talks TLS",
@@ -58,11 +93,11 @@ class InvitationModify(InvitationCreate):
 
 
 class InvitationCancel(Body):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class AnswerCreate(Body):
-    device_id: str = NAME
+    device_id: Text = NAME
     answer: Literal["YES", "NO"]
     committed_kw: float | None = Field(
         default=None, description="power the device commits to shed, kW; required with YES"
@@ -72,12 +107,12 @@ class AnswerCreate(Body):
 class EventCreate(Body):
     start_time: AwareDatetime
     duration_minutes: int | None = None
-    devices: list[str] = Field(max_length=10_000)
+    devices: list[Text] = Field(max_length=10_000)
     target_kw: float = Field(description="power to shed during the event, kW")
 
 
 class EventCancel(Body):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class AutoResponseUpdate(Body):
