@@ -20,6 +20,11 @@ def auth_middleware(token: str, auth_reads: bool) -> Middleware:
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in _OPEN_PATHS or not request.path.startswith("/api"):
             return await handler(request)
+        # A method or path the router does not serve answers 405/404 with or without a token:
+        # no handler runs, so there is nothing to protect, and a 401 would hide the real answer
+        # (the route table is public in /api/openapi.json).
+        if request.match_info.http_exception is not None:
+            return await handler(request)
         if request.method in _READ_METHODS and not auth_reads:
             return await handler(request)
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -15,8 +18,18 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from gateway.domain.auto_response import MAX_MIN_NOTICE_MINUTES, MAX_RESPONSE_DELAY_SECONDS
+from gateway.domain.flexibility import HOURS, Instruction, is_valid_timezone
+from gateway.domain.invitations import (
+    MAX_DEVICES_PER_INVITATION,
+    MAX_DURATION_MINUTES,
+    MAX_ENERGY_KWH,
+    MAX_POWER_KW,
+    MIN_DURATION_MINUTES,
+)
 from gateway.domain.lifecycle import EventStatus
 from gateway.http.text import NO_NUL_PATTERN, unstorable_character, unstorable_message
+from gateway.services.devices import DEVICE_ID_PATTERN
 
 
 def _storable(value: str) -> str:
@@ -27,7 +40,12 @@ def _storable(value: str) -> str:
 
 
 class Stated:
-    """JSON Schema keywords that state, in the OpenAPI document, a rule enforced elsewhere."""
+    """JSON Schema keywords that state, in the OpenAPI document, a rule enforced elsewhere.
+
+    Most rules are checked by the services, which name every bad field of a body at once
+    (pydantic would stop at its own errors); the document still says what they accept, so a
+    request generated from it is not refused.
+    """
 
     def __init__(self, **keywords: Any) -> None:
         self.keywords = keywords
@@ -40,10 +58,36 @@ class Stated:
         return stated
 
 
+def _integral(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON has it: 60 and 60.0 are the same number (JSON Schema's "integer" takes
+# both), so both are taken; 60.5, "60" and true are still refused by strict validation.
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 # Every free-text field of a body: text that cannot be stored is a 422 naming the field. (A
 # field with a pattern of its own, which already leaves NUL out, keeps plain ``str``.)
 Text = Annotated[str, AfterValidator(_storable), Stated(pattern=NO_NUL_PATTERN)]
 NAME = Field(min_length=1, max_length=128)
+Minutes = Annotated[JsonInt, Stated(minimum=MIN_DURATION_MINUTES, maximum=MAX_DURATION_MINUTES)]
+DeviceList = Annotated[
+    list[Text],
+    Field(max_length=MAX_DEVICES_PER_INVITATION),
+    Stated(minItems=1, uniqueItems=True),
+]
+# services.vens.FINGERPRINT after ``.strip().upper()``: hex digits of either case.
+FINGERPRINT_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$"
+
+
+@cache
+def valid_timezones() -> list[str]:
+    return sorted(name for name in available_timezones() if is_valid_timezone(name))
+
+
+def _timezone_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = valid_timezones()
 
 
 class Body(BaseModel):
@@ -59,25 +103,54 @@ class Query(BaseModel):
 
 
 class DeviceCreate(Body):
-    id: Text = NAME
-    timezone: Text = Field(default="UTC", min_length=1, max_length=64)
-    ven_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    model_config = ConfigDict(
+        json_schema_extra={  # the service's rule: a resource id belongs to a VEN
+            "if": {"properties": {"resource_id": {"type": "string"}}, "required": ["resource_id"]},
+            "then": {"properties": {"ven_id": {"type": "string"}}, "required": ["ven_id"]},
+        }
+    )
+
+    # services.devices checks the pattern (with the other fields' rules); the document says it.
+    id: Text = Field(
+        min_length=1, max_length=128, json_schema_extra={"pattern": DEVICE_ID_PATTERN.pattern}
+    )
+    timezone: Text = Field(
+        default="UTC", min_length=1, max_length=64, json_schema_extra=_timezone_enum
+    )
+    ven_id: Text | None = Field(
+        default=None, min_length=1, max_length=128, description="required with resource_id"
+    )
     resource_id: Text | None = Field(default=None, min_length=1, max_length=128)
 
 
+# At least one of the two targets is above 0 (domain.invitations.validate_invitation).
+_SOME_LOAD: dict[str, Any] = {
+    "anyOf": [
+        {"required": [field], "properties": {field: {"exclusiveMinimum": 0}}}
+        for field in ("load_kwh", "load_percentage")
+    ]
+}
+
+
 class InvitationCreate(Body):
-    event_time: AwareDatetime
-    duration_minutes: int | None = Field(
+    model_config = ConfigDict(json_schema_extra=_SOME_LOAD)
+
+    event_time: AwareDatetime = Field(description="in the future, at most 10 years ahead")
+    duration_minutes: Minutes | None = Field(
         default=None, description="default: the configured default_duration_minutes (59)"
     )
-    load_kwh: float = Field(default=0.0, description="energy to shed over the event, kWh")
-    load_percentage: float = Field(default=0.0, description="share of load to shed, 0-100 %")
-    devices: list[Text] = Field(max_length=10_000)
+    load_kwh: Annotated[float, Stated(minimum=0, maximum=MAX_ENERGY_KWH)] = Field(
+        default=0.0, description="energy to shed over the event, kWh"
+    )
+    load_percentage: Annotated[float, Stated(minimum=0, maximum=100)] = Field(
+        default=0.0, description="share of load to shed, 0-100 %"
+    )
+    devices: DeviceList = Field(description="registered devices, each once")
 
 
 class VenCreate(Body):
     name: Text = NAME
-    fingerprint: Text | None = Field(
+    fingerprint: Annotated[Text, Stated(pattern=FINGERPRINT_PATTERN)] | None = Field(
         default=None,
         description="the VEN certificate's OpenADR fingerprint (AA:BB:... 10 bytes); "
         "required for a VEN that talks TLS",
@@ -97,18 +170,39 @@ class InvitationCancel(Body):
 
 
 class AnswerCreate(Body):
-    device_id: Text = NAME
+    model_config = ConfigDict(
+        json_schema_extra={  # handlers.answer_invitation and domain.validate_answer
+            "allOf": [
+                {
+                    "if": {"properties": {"answer": {"const": "YES"}}},
+                    "then": {
+                        "required": ["committed_kw"],
+                        "properties": {"committed_kw": {"type": "number"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"answer": {"const": "NO"}}},
+                    "then": {"properties": {"committed_kw": {"enum": [None, 0]}}},
+                },
+            ]
+        }
+    )
+
+    device_id: Text = Field(min_length=1, max_length=128, description="a device invited")
     answer: Literal["YES", "NO"]
-    committed_kw: float | None = Field(
-        default=None, description="power the device commits to shed, kW; required with YES"
+    committed_kw: Annotated[float, Stated(minimum=0, maximum=MAX_POWER_KW)] | None = Field(
+        default=None,
+        description="power the device commits to shed, kW; required with YES, 0 with NO",
     )
 
 
 class EventCreate(Body):
-    start_time: AwareDatetime
-    duration_minutes: int | None = None
-    devices: list[Text] = Field(max_length=10_000)
-    target_kw: float = Field(description="power to shed during the event, kW")
+    start_time: AwareDatetime = Field(description="in the future, at most 10 years ahead")
+    duration_minutes: Minutes | None = None
+    devices: DeviceList = Field(description="registered devices, each once")
+    target_kw: Annotated[float, Stated(minimum=0, maximum=MAX_POWER_KW)] = Field(
+        description="power to shed during the event, kW"
+    )
 
 
 class EventCancel(Body):
@@ -116,17 +210,29 @@ class EventCancel(Body):
 
 
 class AutoResponseUpdate(Body):
-    """Fields left out keep their current value."""
+    """Fields left out keep their current value (domain.auto_response checks the ranges)."""
 
     enabled: bool
-    max_reduction_percentage: float | None = None
-    response_delay_seconds: int | None = None
-    min_notice_minutes: int | None = None
+    max_reduction_percentage: Annotated[float, Stated(exclusiveMinimum=0, maximum=100)] | None = (
+        None
+    )
+    response_delay_seconds: (
+        Annotated[JsonInt, Stated(minimum=0, maximum=MAX_RESPONSE_DELAY_SECONDS)] | None
+    ) = None
+    min_notice_minutes: (
+        Annotated[JsonInt, Stated(minimum=0, maximum=MAX_MIN_NOTICE_MINUTES)] | None
+    ) = None
 
 
 class InstructionsUpdate(Body):
+    # Keys and values are checked by services.devices.parse_instructions, which names each
+    # bad hour; the document lists what it takes.
     instructions: dict[str, str] = Field(
-        description='hour of the device\'s local day ("0".."23") -> participation|shifting|off'
+        description='hour of the device\'s local day ("0".."23") -> participation|shifting|off',
+        json_schema_extra={
+            "propertyNames": {"enum": [str(hour) for hour in HOURS]},
+            "additionalProperties": {"type": "string", "enum": [i.value for i in Instruction]},
+        },
     )
 
 

@@ -232,6 +232,23 @@ async def test_invitation_types_are_strict(
 
 
 @pytest.mark.usefixtures("two_devices")
+async def test_an_integer_written_with_a_zero_fraction_is_taken(
+    api: Api, clock: MutableClock
+) -> None:
+    # Found by tests/fuzz (schemathesis): JSON Schema's "integer" takes 30.0, which is the
+    # same JSON number as 30, and strict validation refused it as "not a valid integer".
+    body = invitation_body(clock, duration_minutes=30.0)
+    assert (await api.post("/api/invitations", body, status=201))["duration_minutes"] == 30
+    event = {"start_time": in_minutes(90, clock), "duration_minutes": 15.0,
+             "devices": ["dev-1"], "target_kw": 1.0}  # fmt: skip
+    assert (await api.post("/api/events", event, status=201))["duration_minutes"] == 15
+    config = {"enabled": False, "response_delay_seconds": 120.0, "min_notice_minutes": 0.0}
+    updated = await api.put("/api/auto-response", config, status=200)
+    assert (updated["response_delay_seconds"], updated["min_notice_minutes"]) == (120, 0)
+    assert isinstance(updated["response_delay_seconds"], int)
+
+
+@pytest.mark.usefixtures("two_devices")
 async def test_invitation_unknown_extra_field(
     api: Api, dr_events: ChannelRecorder, clock: MutableClock
 ) -> None:

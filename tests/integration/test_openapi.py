@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from gateway.domain.flexibility import is_valid_timezone
 from gateway.http.routes import ROUTES
+from gateway.services.devices import check_device_id
+from gateway.services.vens import FINGERPRINT
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -175,3 +180,99 @@ async def test_no_leftover_local_definitions(doc: dict[str, Any]) -> None:
                 yield from walk(value, f"{where}/{i}")
 
     assert list(walk(doc["paths"], "#/paths")) == []
+
+
+# --- the document states what validation enforces ------------------------------------------
+
+WRONG_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
+
+
+@pytest.mark.parametrize("settings_overrides", [{}, {"auth_reads": True}], ids=["open", "auth"])
+async def test_an_unknown_method_is_405_not_401_even_without_a_token(
+    client: TestClient[Any, Any], doc: dict[str, Any]
+) -> None:
+    # RFC 9110 15.5.6: the method is not supported by the resource; the token changes nothing
+    # there, and the 401 the auth middleware gave first hid that.
+    tried = 0
+    for path, item in doc["paths"].items():
+        allowed = {m.upper() for m in item if m in METHODS}
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        for method in sorted(set(WRONG_METHODS) - allowed):
+            resp = await client.request(method, url)  # no Authorization header
+            assert resp.status == 405, (method, path, await resp.text())
+            assert {m.strip() for m in resp.headers["Allow"].split(",")} >= allowed
+            tried += 1
+    assert tried > 40
+
+
+def component(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = doc["components"]["schemas"][name]
+    return schema
+
+
+def integer_branch(prop: dict[str, Any]) -> dict[str, Any]:
+    return next(b for b in prop.get("anyOf", [prop]) if b.get("type") == "integer")
+
+
+async def test_durations_are_stated_as_1_to_1440_minutes(doc: dict[str, Any]) -> None:
+    for name in ("InvitationCreate", "InvitationModify", "EventCreate"):
+        duration = integer_branch(component(doc, name)["properties"]["duration_minutes"])
+        assert (duration["minimum"], duration["maximum"]) == (1, 1440), name
+
+
+async def test_a_resource_id_is_stated_to_need_a_ven_id(doc: dict[str, Any]) -> None:
+    device = component(doc, "DeviceCreate")
+    assert device["if"]["required"] == ["resource_id"]
+    assert device["then"]["required"] == ["ven_id"]
+    assert device["then"]["properties"]["ven_id"] == {"type": "string"}
+
+
+async def test_instruction_hours_and_values_are_listed(doc: dict[str, Any]) -> None:
+    instructions = component(doc, "InstructionsUpdate")["properties"]["instructions"]
+    assert instructions["propertyNames"]["enum"] == [str(h) for h in range(24)]
+    assert sorted(instructions["additionalProperties"]["enum"]) == [
+        "off", "participation", "shifting"
+    ]  # fmt: skip
+
+
+async def test_free_text_is_stated_to_have_no_nul(doc: dict[str, Any]) -> None:
+    for name, field in [("VenCreate", "name"), ("AnswerCreate", "device_id")]:
+        assert component(doc, name)["properties"][field]["pattern"] == r"^[^\x00]*$"
+    reason = component(doc, "InvitationCancel")["properties"]["reason"]["anyOf"][0]
+    assert reason["pattern"] == r"^[^\x00]*$"
+    for method, path, op in operations(doc):
+        for parameter in op.get("parameters", []):
+            if parameter["in"] == "path":
+                assert parameter["schema"]["pattern"] == r"^[^\x00]*$", (method, path)
+
+
+def fingerprint_pattern(doc: dict[str, Any]) -> str:
+    prop = component(doc, "VenCreate")["properties"]["fingerprint"]
+    pattern: str = next(b for b in prop["anyOf"] if b.get("type") == "string")["pattern"]
+    return pattern
+
+
+async def test_what_the_document_calls_a_fingerprint_or_device_id_is_taken(
+    doc: dict[str, Any],
+) -> None:
+    # The document's patterns against the rules the services apply (services.vens and
+    # services.devices), on values generated from the document's own patterns.
+    fingerprints = st.from_regex(fingerprint_pattern(doc), fullmatch=True)
+    device_pattern = component(doc, "DeviceCreate")["properties"]["id"]["pattern"]
+    device_ids = st.from_regex(device_pattern, fullmatch=True)
+
+    @settings(max_examples=200, derandomize=True, database=None)
+    @given(fingerprint=fingerprints, device_id=device_ids)
+    def taken(fingerprint: str, device_id: str) -> None:
+        assert FINGERPRINT.match(fingerprint.strip().upper()), fingerprint
+        assert check_device_id("id", device_id) == [], device_id
+
+    taken()
+    assert not re.fullmatch(fingerprint_pattern(doc), "AA:BB")
+
+
+async def test_the_listed_time_zones_are_the_ones_taken(doc: dict[str, Any]) -> None:
+    zones = component(doc, "DeviceCreate")["properties"]["timezone"]["enum"]
+    assert "Europe/Paris" in zones
+    assert "UTC" in zones
+    assert all(is_valid_timezone(zone) for zone in zones)
