@@ -15,7 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.clock import Clock
 from gateway.vtn.codec import Encoder, Incoming, MalformedXml, decode
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
-from gateway.vtn.service import PROFILES, Caller, Reply, VtnService, ok
+from gateway.vtn.payloads import Reply, ok
+from gateway.vtn.service import PROFILES, Caller, VtnService
 from gateway.vtn.signing import (
     ReplayGuard,
     fingerprint_from_header,

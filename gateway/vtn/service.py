@@ -16,32 +16,28 @@ from typing import Any
 from openleadr import objects
 from redis.asyncio import Redis
 
-from gateway.bus.power_bridge import write_readings
 from gateway.clock import Clock
 from gateway.db.models import VenOptRow
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import Answer
 from gateway.domain.openadr import (
-    SCALE_TO_KW,
     VenEvent,
     after_delivery,
     needs_distribute,
     snapshot,
     visible,
 )
-from gateway.jsonable import from_jsonable, to_jsonable
+from gateway.jsonable import from_jsonable
 from gateway.services.invitations import InvitationService, StaleModification
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
+from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
+from gateway.vtn.reports import ReportHandlers
 from gateway.vtn.state import VenState, VtnState
-from gateway.vtn.store import Registration, ReportPoint, VenRecord, VtnStore
+from gateway.vtn.store import Registration, VenRecord, VtnStore
 
 logger = logging.getLogger(__name__)
 
-Reply = tuple[str, dict[str, Any]]
 PROFILES = [{"profile_name": "2.0b", "transports": [{"transport_name": "simpleHttp"}]}]
-TELEMETRY_USAGE = "TELEMETRY_USAGE"
-TELEMETRY_STATUS = "TELEMETRY_STATUS"
-POWER_ITEMS = {"RealPower", "powerReal"}
 
 
 @dataclass(frozen=True)
@@ -63,10 +59,6 @@ class Caller:
     fingerprint: str | None
 
 
-def ok(request_id: str | None, description: str = "OK") -> dict[str, Any]:
-    return {"response_code": 200, "response_description": description, "request_id": request_id}
-
-
 class VtnService:
     def __init__(
         self,
@@ -82,19 +74,18 @@ class VtnService:
         self._store = store
         self._state = state
         self._invitations = invitations
-        self._redis = redis
-        self._prefix = prefix
         self._clock = clock
+        reports = ReportHandlers(store, state, redis, prefix, clock, config.report_sampling)
         self.handlers: dict[str, Callable[[VenState, dict[str, Any]], Awaitable[Reply]]] = {
             "oadrPoll": self.poll,
             "oadrRequestEvent": self.request_event,
             "oadrCreatedEvent": self.created_event,
             "oadrCreateOpt": self.create_opt,
             "oadrCancelOpt": self.cancel_opt,
-            "oadrRegisterReport": self.register_report,
-            "oadrCreatedReport": self.created_report,
-            "oadrUpdateReport": self.update_report,
-            "oadrCanceledReport": self.canceled_report,
+            "oadrRegisterReport": reports.register_report,
+            "oadrCreatedReport": reports.created_report,
+            "oadrUpdateReport": reports.update_report,
+            "oadrCanceledReport": reports.canceled_report,
             "oadrCancelPartyRegistration": self.cancel_party_registration,
             "oadrCanceledPartyRegistration": self.canceled_party_registration,
         }
@@ -134,10 +125,13 @@ class VtnService:
                 )
             if not isinstance(name, str) or not name.strip():
                 raise OadrError(StatusCode.INVALID_DATA, "oadrVenName is required to enroll")
+            # The name is how the VEN is found when it registers again: stored whole or not at
+            # all (cut short, it was not found, and enrolling it twice broke the unique name).
+            name = stored_id(name, "oadrVenName")
             if await self._store.find_ven(ven_id=None, name=name, fingerprint=None) is not None:
                 raise OadrError(StatusCode.INVALID_ID, f"VEN name {name!r} is taken")
             await verify(caller.fingerprint)
-            record = await self._store.enroll(name[:128], caller.fingerprint, self._clock.now())
+            record = await self._store.enroll(name, caller.fingerprint, self._clock.now())
         else:
             self.check_fingerprint(record, caller)
             await verify(record.fingerprint or caller.fingerprint)
@@ -204,7 +198,7 @@ class VtnService:
     async def canceled_party_registration(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         await self._store.deregister(ven.record.ven_id)
         await self._state.changed(ven.record.ven_id)
-        return "oadrResponse", {"response": ok(_response_request_id(payload))}
+        return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     # --- polls and events -----------------------------------------------------------------
     async def poll(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -326,7 +320,7 @@ class VtnService:
                 refused.append(f"{event.event_id}: {outcome.refused}")
             elif outcome.changed:
                 notes.append(f"{event.event_id}: answer changed to {answer.value}")
-        request_id = _response_request_id(payload)
+        request_id = response_request_id(payload)
         if refused:
             raise OadrError(StatusCode.NOT_ALLOWED, "; ".join(refused)[:500], request_id=request_id)
         return "oadrResponse", {"response": ok(request_id, "; ".join(notes)[:500] or "OK")}
@@ -347,7 +341,7 @@ class VtnService:
 
     # --- opts -----------------------------------------------------------------------------
     async def create_opt(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        opt_id = str(payload.get("opt_id") or "")[:128]
+        opt_id = stored_id(payload.get("opt_id"), "optID")
         request_id = payload.get("request_id")
         if not opt_id:
             raise OadrError(StatusCode.INVALID_DATA, "optID is required")
@@ -406,122 +400,6 @@ class VtnService:
             raise OadrError(StatusCode.INVALID_ID, f"optID {opt_id!r} is not known")
         return "oadrCanceledOpt", {"response": ok(payload.get("request_id")), "opt_id": opt_id}
 
-    # --- reports --------------------------------------------------------------------------
-    async def register_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        reports = payload.get("reports") or []
-        offered: list[tuple[str, ReportPoint]] = []
-        requests: list[tuple[str, str, str, list[str], float]] = []
-        specifiers: list[objects.ReportRequest] = []
-        granularity = self.config.report_sampling
-        for report in reports:
-            spec = str(report.get("report_specifier_id") or "")[:128]
-            name = str(report.get("report_name") or "").removeprefix("METADATA_")
-            if not spec:
-                raise OadrError(StatusCode.INVALID_DATA, "a report has no reportSpecifierID")
-            wanted: list[str] = []
-            for description in report.get("report_descriptions") or []:
-                point = _report_point(description, name)
-                if point is None:
-                    raise OadrError(StatusCode.INVALID_DATA, f"report {spec}: a point has no rID")
-                offered.append((spec, point))
-                if name == TELEMETRY_STATUS or (
-                    name == TELEMETRY_USAGE and point.item_description in POWER_ITEMS
-                ):
-                    wanted.append(point.r_id)
-            if wanted:
-                request_id = uuid.uuid4().hex
-                requests.append((request_id, spec, name, wanted, granularity.total_seconds()))
-                specifiers.append(
-                    objects.ReportRequest(
-                        report_request_id=request_id,
-                        report_specifier=objects.ReportSpecifier(
-                            report_specifier_id=spec,
-                            granularity=granularity,
-                            report_back_duration=granularity,
-                            specifier_payloads=[
-                                objects.SpecifierPayload(r_id=r, reading_type="Direct Read")
-                                for r in wanted
-                            ],
-                        ),
-                    )
-                )
-        create_report = None
-        if specifiers:
-            create_report = {
-                "request_id": uuid.uuid4().hex,
-                "ven_id": ven.record.ven_id,
-                "report_requests": [to_jsonable(r) for r in specifiers],
-            }
-        await self._store.register_reports(
-            ven.record.ven_id, offered, requests, create_report, self._clock.now()
-        )
-        await self._state.changed(ven.record.ven_id)
-        return "oadrRegisteredReport", {
-            "response": ok(payload.get("request_id")),
-            "ven_id": ven.record.ven_id,
-            "report_requests": [],
-        }
-
-    async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        pending = payload.get("pending_reports") or []
-        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
-        await self._store.set_request_status(ven.record.ven_id, ids, "created", self._clock.now())
-        return "oadrResponse", {"response": ok(_response_request_id(payload))}
-
-    async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        pending = payload.get("pending_reports") or []
-        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
-        if payload.get("report_request_id"):
-            ids.append(str(payload["report_request_id"]))
-        await self._store.set_request_status(ven.record.ven_id, ids, "cancelled", self._clock.now())
-        return "oadrResponse", {"response": ok(_response_request_id(payload))}
-
-    async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        points = await self._store.report_points(ven.record.ven_id)
-        now = self._clock.now()
-        readings: list[tuple[str, float, datetime]] = []
-        for report in payload.get("reports") or []:
-            for interval in report.get("intervals") or []:
-                item = interval.get("report_payload") or {}
-                r_id = item.get("r_id")
-                known = points.get(r_id) if isinstance(r_id, str) else None
-                if known is None:
-                    raise OadrError(StatusCode.INVALID_ID, f"rID {r_id} was never registered")
-                point, device_id = known
-                if (
-                    point.report_name != TELEMETRY_USAGE
-                    or point.item_description not in POWER_ITEMS
-                ):
-                    continue  # a status or other point: not power, nothing for the bus
-                value = item.get("value")
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value is not a number")
-                kw = float(value) * SCALE_TO_KW.get(point.scale or "none", 1e-3)
-                if not (-1e9 < kw < 1e9):
-                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value out of range")
-                ts = interval.get("dtstart")
-                if (
-                    not isinstance(ts, datetime)
-                    or ts.tzinfo is None
-                    or ts > now + timedelta(minutes=5)
-                ):
-                    ts = now
-                if device_id is None:
-                    raise OadrError(
-                        StatusCode.TARGET_MISMATCH,
-                        f"rID {r_id}: resource {point.resource_id} is no device of this gateway",
-                    )
-                readings.append((device_id, kw, ts))
-        latest: dict[str, tuple[str, float, datetime]] = {}
-        for reading in readings:  # the newest value of each device wins
-            if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
-                latest[reading[0]] = reading
-        await write_readings(self._redis, self._prefix, list(latest.values()), "ven")
-        return "oadrUpdatedReport", {
-            "response": ok(payload.get("request_id")),
-            "ven_id": ven.record.ven_id,
-        }
-
     def require(self, ven: VenState | None, ven_id: str, message_type: str) -> VenState:
         if ven is None:
             raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
@@ -542,46 +420,9 @@ def _flag(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _response_request_id(payload: dict[str, Any]) -> str | None:
-    response = payload.get("response")
-    if isinstance(response, dict) and response.get("request_id"):
-        return str(response["request_id"])
-    value = payload.get("request_id")
-    return str(value) if value else None
-
-
 def _resource_ids(payload: dict[str, Any]) -> list[str]:
     by_type = payload.get("targets_by_type") or {}
     resources = by_type.get("resource_id") or []
     if isinstance(resources, str):
         resources = [resources]
     return [str(r) for r in resources]
-
-
-def _report_point(description: dict[str, Any], report_name: str) -> ReportPoint | None:
-    r_id = description.get("r_id")
-    if not r_id:
-        return None
-    subject = description.get("report_subject") or {}
-    source = description.get("report_data_source") or {}
-    resource = _first_resource(subject) or _first_resource(source)
-    measurement = description.get("measurement") or {}
-    return ReportPoint(
-        r_id=str(r_id)[:128],
-        report_name=report_name[:64],
-        resource_id=resource,
-        item_description=_text(measurement.get("description"), 64),
-        unit=_text(measurement.get("unit"), 32),
-        scale=_text(measurement.get("scale"), 16),
-    )
-
-
-def _first_resource(target: Any) -> str | None:
-    if isinstance(target, dict):
-        value = target.get("resource_id")
-        if isinstance(value, list):
-            value = value[0] if value else None
-        return None if value is None else str(value)[:128]
-    if isinstance(target, list) and target:
-        return _first_resource(target[0])
-    return None

@@ -24,7 +24,9 @@ from openleadr import objects
 from openleadr.messaging import XML_SCHEMA, create_message, parse_message
 from redis.asyncio import Redis
 
+from gateway.services.container import Services
 from gateway.settings import Settings
+from tests.fuzz.state import changed_tables, database_rows
 from tests.support import Api
 from tests.vtn.conftest import VTN_PATH
 
@@ -634,3 +636,106 @@ async def test_an_external_entity_is_not_read(client: TestClient[Any, Any]) -> N
     reply = await post(client, "OadrPoll", body)
     assert reply.outcome == 454
     assert "root:" not in json.dumps(reply.payload, default=str)
+
+
+# --- VEN text the VTN cannot store ----------------------------------------------------------
+
+
+def edited(name: str, edit: Any) -> bytes:
+    """A corpus file sent by VEN 123ABC, changed by ``edit(root)``."""
+    root = etree.fromstring(corpus(name), etree.XMLParser(resolve_entities=False))
+    for element in root.iter(f"{{{EI}}}venID"):
+        element.text = "123ABC"
+    edit(root)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def duplicate_first_point(root: etree._Element) -> None:
+    description = next(root.iter("{http://openadr.org/oadr-2.0b/2012/07}oadrReportDescription"))
+    description.addnext(etree.fromstring(etree.tostring(description)))
+
+
+def long_rid(root: etree._Element) -> None:
+    next(root.iter(f"{{{EI}}}rID")).text = "r" * 129
+
+
+def availability_opt_with_long_id(root: etree._Element) -> None:
+    next(root.iter(f"{{{EI}}}optID")).text = "o" * 129
+    qualified = next(root.iter(f"{{{EI}}}qualifiedEventID"))
+    qualified.getparent().remove(qualified)  # an availability opt: stored, no event answered
+
+
+class TestVenTextThatCannotBeStored:
+    """Refused with 454 Invalid data naming the element, nothing stored, on both databases.
+
+    OpenADR 2.0b (OpenADR Alliance spec, 8.6): a message the VTN cannot act on is answered
+    with an error responseCode, never with a transport failure the VEN would retry as is.
+    """
+
+    @pytest.fixture
+    def database_url(self, any_database_url: str) -> str:
+        return any_database_url
+
+    @pytest.fixture
+    async def registered(self, api: Api) -> None:
+        await provision(api, "123ABC", {"d1": "resource1"})
+        await register(api, "123ABC")
+
+    @pytest.mark.usefixtures("registered")
+    @pytest.mark.parametrize(
+        ("name", "edit", "service", "says"),
+        [
+            # Found by tests/fuzz: a report's points are stored one per rID, and the second
+            # was a UniqueViolation, answered 503 as if the database were down.
+            ("openleadr-docs__oadrRegisterReport.xml", duplicate_first_point, "EiReport",
+             "is offered twice"),
+            # Cut to the column's 128 characters, two ids could become one: refused instead.
+            ("openleadr-docs__oadrRegisterReport.xml", long_rid, "EiReport",
+             "rID is longer than 128 characters"),
+            ("openleadr-docs__oadrCreateOpt.xml", availability_opt_with_long_id, "EiOpt",
+             "optID is longer than 128 characters"),
+        ],
+        ids=["rID twice", "rID too long", "optID too long"],
+    )  # fmt: skip
+    async def test_refused_with_invalid_data_and_nothing_stored(
+        self, api: Api, services: Services, name: str, edit: Any, service: str, says: str
+    ) -> None:
+        body = edited(name, edit)
+        assert XML_SCHEMA.validate(etree.fromstring(body))  # valid: only the VTN can refuse it
+        before = await database_rows(services.db)
+        reply = await post(api.client, service, body)
+        assert reply.outcome == 454, reply
+        assert says in reply.data["response"]["response_description"]
+        assert changed_tables(before, await database_rows(services.db)) == {}
+
+    @pytest.mark.usefixtures("open_enrollment")
+    async def test_an_enrolling_ven_name_longer_than_its_column_is_refused(
+        self, api: Api, services: Services
+    ) -> None:
+        # Enrolled under its first 128 characters, the VEN was not found by its name when it
+        # registered again, and enrolling it a second time broke the unique name (a 503).
+        message = create_message(
+            "oadrCreatePartyRegistration", request_id="reg-long", ven_id=None, ven_name="v" * 129,
+            profile_name="2.0b", transport_name="simpleHttp", transport_address=None,
+            report_only=False, xml_signature=False, http_pull_model=True,
+        ).encode()  # fmt: skip
+        before = await database_rows(services.db)
+        for _ in range(2):
+            reply = await post(api.client, "EiRegisterParty", message)
+            assert reply.outcome == 454, reply
+            description = reply.data["response"]["response_description"]
+            assert "oadrVenName is longer than 128 characters" in description
+        assert changed_tables(before, await database_rows(services.db)) == {}
+
+    @pytest.mark.usefixtures("registered")
+    @pytest.mark.parametrize("reference", ["&#0;", "&#xD800;", "&#xFFFE;"])
+    async def test_xml_cannot_carry_what_the_database_refuses(
+        self, api: Api, reference: str
+    ) -> None:
+        # XML 1.0 (2.2 Characters) has no NUL and no surrogates: such text is not well-formed,
+        # so it is a 400 before anything is parsed, let alone stored.
+        body = corpus("openleadr-docs__oadrCreateOpt.xml").replace(
+            b"745e589d", reference.encode() + b"745e589d"
+        )
+        reply = await post(api.client, "EiOpt", body)
+        assert reply.outcome == BAD_XML

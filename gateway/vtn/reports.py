@@ -1,0 +1,198 @@
+"""The VTN's report handlers: a VEN's report registrations, the report requests made of them,
+and its telemetry, which goes to the power bus ({prefix}power:{device})."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from openleadr import objects
+from redis.asyncio import Redis
+
+from gateway.bus.power_bridge import write_readings
+from gateway.clock import Clock
+from gateway.domain.openadr import SCALE_TO_KW
+from gateway.jsonable import to_jsonable
+from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
+from gateway.vtn.state import VenState, VtnState
+from gateway.vtn.store import ReportPoint, VtnStore
+
+TELEMETRY_USAGE = "TELEMETRY_USAGE"
+TELEMETRY_STATUS = "TELEMETRY_STATUS"
+POWER_ITEMS = {"RealPower", "powerReal"}
+
+
+class ReportHandlers:
+    def __init__(
+        self,
+        store: VtnStore,
+        state: VtnState,
+        redis: Redis,
+        prefix: str,
+        clock: Clock,
+        sampling: timedelta,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._redis = redis
+        self._prefix = prefix
+        self._clock = clock
+        self._sampling = sampling
+
+    async def register_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        reports = payload.get("reports") or []
+        offered: list[tuple[str, ReportPoint]] = []
+        requests: list[tuple[str, str, str, list[str], float]] = []
+        specifiers: list[objects.ReportRequest] = []
+        seen: set[tuple[str, str]] = set()
+        granularity = self._sampling
+        for report in reports:
+            spec = stored_id(report.get("report_specifier_id"), "reportSpecifierID")
+            name = str(report.get("report_name") or "").removeprefix("METADATA_")
+            if not spec:
+                raise OadrError(StatusCode.INVALID_DATA, "a report has no reportSpecifierID")
+            wanted: list[str] = []
+            for description in report.get("report_descriptions") or []:
+                point = _report_point(description, name)
+                if point is None:
+                    raise OadrError(StatusCode.INVALID_DATA, f"report {spec}: a point has no rID")
+                # A report's points are stored one per rID (a unique key): one offered twice
+                # was a UniqueViolation, answered 503 as if the database were down.
+                if (spec, point.r_id) in seen:
+                    raise OadrError(
+                        StatusCode.INVALID_DATA, f"report {spec}: rID {point.r_id} is offered twice"
+                    )
+                seen.add((spec, point.r_id))
+                offered.append((spec, point))
+                if name == TELEMETRY_STATUS or (
+                    name == TELEMETRY_USAGE and point.item_description in POWER_ITEMS
+                ):
+                    wanted.append(point.r_id)
+            if wanted:
+                request_id = uuid.uuid4().hex
+                requests.append((request_id, spec, name, wanted, granularity.total_seconds()))
+                specifiers.append(
+                    objects.ReportRequest(
+                        report_request_id=request_id,
+                        report_specifier=objects.ReportSpecifier(
+                            report_specifier_id=spec,
+                            granularity=granularity,
+                            report_back_duration=granularity,
+                            specifier_payloads=[
+                                objects.SpecifierPayload(r_id=r, reading_type="Direct Read")
+                                for r in wanted
+                            ],
+                        ),
+                    )
+                )
+        create_report = None
+        if specifiers:
+            create_report = {
+                "request_id": uuid.uuid4().hex,
+                "ven_id": ven.record.ven_id,
+                "report_requests": [to_jsonable(r) for r in specifiers],
+            }
+        await self._store.register_reports(
+            ven.record.ven_id, offered, requests, create_report, self._clock.now()
+        )
+        await self._state.changed(ven.record.ven_id)
+        return "oadrRegisteredReport", {
+            "response": ok(payload.get("request_id")),
+            "ven_id": ven.record.ven_id,
+            "report_requests": [],
+        }
+
+    async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        pending = payload.get("pending_reports") or []
+        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
+        await self._store.set_request_status(ven.record.ven_id, ids, "created", self._clock.now())
+        return "oadrResponse", {"response": ok(response_request_id(payload))}
+
+    async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        pending = payload.get("pending_reports") or []
+        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
+        if payload.get("report_request_id"):
+            ids.append(str(payload["report_request_id"]))
+        await self._store.set_request_status(ven.record.ven_id, ids, "cancelled", self._clock.now())
+        return "oadrResponse", {"response": ok(response_request_id(payload))}
+
+    async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        points = await self._store.report_points(ven.record.ven_id)
+        now = self._clock.now()
+        readings: list[tuple[str, float, datetime]] = []
+        for report in payload.get("reports") or []:
+            for interval in report.get("intervals") or []:
+                item = interval.get("report_payload") or {}
+                r_id = item.get("r_id")
+                known = points.get(r_id) if isinstance(r_id, str) else None
+                if known is None:
+                    raise OadrError(StatusCode.INVALID_ID, f"rID {r_id} was never registered")
+                point, device_id = known
+                if (
+                    point.report_name != TELEMETRY_USAGE
+                    or point.item_description not in POWER_ITEMS
+                ):
+                    continue  # a status or other point: not power, nothing for the bus
+                value = item.get("value")
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value is not a number")
+                kw = float(value) * SCALE_TO_KW.get(point.scale or "none", 1e-3)
+                if not (-1e9 < kw < 1e9):
+                    raise OadrError(StatusCode.INVALID_DATA, f"rID {r_id}: value out of range")
+                ts = interval.get("dtstart")
+                if (
+                    not isinstance(ts, datetime)
+                    or ts.tzinfo is None
+                    or ts > now + timedelta(minutes=5)
+                ):
+                    ts = now
+                if device_id is None:
+                    raise OadrError(
+                        StatusCode.TARGET_MISMATCH,
+                        f"rID {r_id}: resource {point.resource_id} is no device of this gateway",
+                    )
+                readings.append((device_id, kw, ts))
+        latest: dict[str, tuple[str, float, datetime]] = {}
+        for reading in readings:  # the newest value of each device wins
+            if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
+                latest[reading[0]] = reading
+        await write_readings(self._redis, self._prefix, list(latest.values()), "ven")
+        return "oadrUpdatedReport", {
+            "response": ok(payload.get("request_id")),
+            "ven_id": ven.record.ven_id,
+        }
+
+
+def _report_point(description: dict[str, Any], report_name: str) -> ReportPoint | None:
+    r_id = description.get("r_id")
+    if not r_id:
+        return None
+    subject = description.get("report_subject") or {}
+    source = description.get("report_data_source") or {}
+    resource = _first_resource(subject) or _first_resource(source)
+    measurement = description.get("measurement") or {}
+    return ReportPoint(
+        r_id=stored_id(r_id, "rID"),
+        report_name=report_name[:64],
+        resource_id=resource,
+        item_description=_text(measurement.get("description"), 64),
+        unit=_text(measurement.get("unit"), 32),
+        scale=_text(measurement.get("scale"), 16),
+    )
+
+
+def _first_resource(target: Any) -> str | None:
+    if isinstance(target, dict):
+        value = target.get("resource_id")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return None if value is None else stored_id(value, "resourceID")
+    if isinstance(target, list) and target:
+        return _first_resource(target[0])
+    return None
+
+
+def _text(value: object, limit: int) -> str | None:
+    return None if value is None else str(value)[:limit]
