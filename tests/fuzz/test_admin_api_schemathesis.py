@@ -1,0 +1,210 @@
+"""Schemathesis over the admin API's own OpenAPI document, served by the running test app.
+
+Every documented operation gets generated requests, valid ones (positive) and ones that break
+the document (negative), sent to the app on 127.0.0.1 with and without the admin token:
+
+- no answer is a 5xx, and each is documented (status, content type and body schema);
+- a request the document calls valid is refused only for a rule it cannot state (a time in
+  the future, ids that exist): a 422 names only such fields;
+- without the token no write succeeds, and no row of any table changes.
+
+Negative cases are not required to be refused (some rules are more lenient than the document:
+spaces around a fingerprint are taken), only to get a documented answer that is not a 5xx.
+
+Bounded and reproducible: a fixed number of examples per operation, derandomized, and no
+example database (``database=None``) so a run never depends on an earlier one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from gateway.services.container import Services
+from tests.fuzz.state import changed_tables, database_rows
+from tests.support import ADMIN_TOKEN, Api, in_minutes
+
+EXAMPLES_PER_OPERATION = 12
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# Rules the document cannot state in JSON Schema: they depend on the clock or on what exists.
+DATA_DEPENDENT_FIELDS = frozenset({"event_time", "start_time", "devices", "device_id"})
+
+
+@pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
+
+
+@dataclass
+class Findings:
+    failures: list[str] = field(default_factory=list)
+    statuses: dict[str, set[int]] = field(default_factory=dict)
+
+    def saw(self, label: str, status: int) -> None:
+        self.statuses.setdefault(label, set()).add(status)
+
+
+SEEDED_DEVICES = ("dev-1", "dev-2")
+
+
+async def seed(api: Api) -> dict[str, str]:
+    """Something for every path parameter to point at, so a write would have an effect."""
+    await api.device("dev-1")
+    await api.device("dev-2", ven_id="ven-seed", resource_id="res-2")
+    ven = await api.post("/api/vens", {"name": "ven-seed", "ven_id": "ven-seed"}, status=201)
+    invitation = await api.invite(list(SEEDED_DEVICES))
+    event = await api.post(
+        "/api/events",
+        {"start_time": in_minutes(90), "duration_minutes": 30, "devices": ["dev-1"],
+         "target_kw": 2.0},
+        status=201,
+    )  # fmt: skip
+    return {
+        "device_id": "dev-1",
+        "ven_id": ven["ven_id"],
+        "invitation_id": invitation["id"],
+        "event_id": event["id"],
+    }
+
+
+def fuzz(base_url: str, ids: dict[str, str], *, token: bool) -> Findings:
+    """Runs in a worker thread (schemathesis sends with ``requests``, the app runs on the
+    test's event loop); returns what went wrong instead of raising, to report all of it."""
+    findings = Findings()
+    schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json", timeout=10)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if token else {}
+    with requests.Session() as session:
+        operations = [result.ok() for result in schema.get_all_operations()]
+        # Cancelling last leaves the seeded invitation open to answers and changes first.
+        for operation in sorted(operations, key=lambda op: op.path.endswith("/cancel")):
+            names = {p.name for p in operation.path_parameters}
+            known = {name: ids[name] for name in names}
+            positive = operation.as_strategy(path_parameters=known or None)
+            strategies = [
+                positive.map(lambda case: (case, False)),
+                positive.map(lambda case: (realistic(case), True)),
+                operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE).map(
+                    lambda case: (case, False)
+                ),
+            ]
+            if names:  # ids that exist, and ids made up
+                strategies.append(operation.as_strategy().map(lambda case: (case, False)))
+            run_operation(st.one_of(strategies), session, base_url, headers, token, findings)
+    return findings
+
+
+def realistic(case: schemathesis.Case) -> schemathesis.Case:
+    """A valid case with what the document cannot promise filled in: the seeded devices and a
+    start two hours ahead, so that the request can succeed (a 422 then is a finding)."""
+    if isinstance(case.body, dict):
+        body = dict(case.body)
+        for name in ("event_time", "start_time"):
+            if name in body:
+                body[name] = in_minutes(120)
+        if "devices" in body:
+            body["devices"] = list(SEEDED_DEVICES)
+        if "device_id" in body:
+            body["device_id"] = SEEDED_DEVICES[len(str(body["device_id"])) % 2]
+        case.body = body
+    return case
+
+
+def run_operation(
+    strategy: st.SearchStrategy[tuple[schemathesis.Case, bool]],
+    session: requests.Session,
+    base_url: str,
+    headers: dict[str, str],
+    token: bool,
+    findings: Findings,
+) -> None:
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        # Generating from JSON Schema is slow and filters a lot; neither is a problem here.
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(generated=strategy)
+    def send(generated: tuple[schemathesis.Case, bool]) -> None:
+        case, is_realistic = generated
+        response = case.call(base_url=base_url, session=session, headers=headers, timeout=10)
+        label = f"{case.method} {case.path}"
+        findings.saw(label, response.status_code)
+        what = f"{case.method} {case.formatted_path} {case.query} {case.body!r:.300}"
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except Exception as err:  # every finding is collected and reported together
+            findings.failures.append(f"{what}: {type(err).__name__}: {err}"[:1500])
+            return
+        check_outcome(case, is_realistic, response, token, what, findings.failures)
+
+    send()
+
+
+def check_outcome(
+    case: schemathesis.Case,
+    is_realistic: bool,
+    response: schemathesis.Response,
+    token: bool,
+    what: str,
+    failures: list[str],
+) -> None:
+    status = response.status_code
+    if not token and case.method not in READ_METHODS and status < 400:
+        failures.append(f"{what}: an unauthenticated write answered {status}")
+    meta = case.meta
+    positive = meta is not None and meta.generation.mode.is_positive
+    if positive and token and status == 422:
+        named = {f["field"].split(".")[0] for f in response.json().get("fields") or []}
+        unstated = frozenset() if is_realistic else DATA_DEPENDENT_FIELDS
+        if named - unstated:
+            failures.append(f"{what}: valid by the document, refused: {response.text[:400]}")
+
+
+async def run_fuzz(client: TestClient[Any, Any], ids: dict[str, str], token: bool) -> Findings:
+    base_url = str(client.make_url("")).rstrip("/")
+    return await asyncio.to_thread(fuzz, base_url, ids, token=token)
+
+
+async def test_without_the_token_nothing_is_written(
+    client: TestClient[Any, Any], api: Api, services: Services
+) -> None:
+    ids = await seed(api)
+    before = await database_rows(services.db)
+    findings = await run_fuzz(client, ids, token=False)
+    assert findings.failures == [], "\n".join(findings.failures)
+    assert changed_tables(before, await database_rows(services.db)) == {}
+    writes = {k: v for k, v in findings.statuses.items() if k.split()[0] not in READ_METHODS}
+    assert len(writes) == 10, writes  # every write route was tried ...
+    assert all(v <= {401} for v in writes.values()), writes  # ... and each one refused
+
+
+async def test_with_the_token_no_server_error_and_answers_as_documented(
+    client: TestClient[Any, Any], api: Api
+) -> None:
+    ids = await seed(api)
+    findings = await run_fuzz(client, ids, token=True)
+    assert findings.failures == [], "\n".join(findings.failures)
+    created = {k: v for k, v in findings.statuses.items() if v & {200, 201}}
+    assert len(created) >= 15, findings.statuses  # the valid requests got through
