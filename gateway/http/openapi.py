@@ -9,9 +9,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
+from gateway.domain.text import NO_NUL_PATTERN
 from gateway.http.routes import ROUTES, Route
 from gateway.http.schemas import ErrorBody
-from gateway.http.text import NO_NUL_PATTERN
 
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {

@@ -9,9 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.domain.errors import FieldError, raise_if_any
+from gateway.domain.text import unstorable_character, unstorable_message
 from gateway.http import handlers as h
 from gateway.http import schemas as s
-from gateway.http.text import unstorable_character, unstorable_message
 from gateway.services import views as v
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -28,7 +28,7 @@ from gateway.domain.invitations import (
     MIN_DURATION_MINUTES,
 )
 from gateway.domain.lifecycle import EventStatus
-from gateway.http.text import NO_NUL_PATTERN, unstorable_character, unstorable_message
+from gateway.domain.text import NO_NUL_PATTERN, unstorable_character, unstorable_message
 from gateway.services.devices import DEVICE_ID_PATTERN
 
 

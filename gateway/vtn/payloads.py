@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.http.text import unstorable_character, unstorable_message
+from gateway.domain.text import unstorable_character, unstorable_message
 from gateway.vtn.errors import OadrError, StatusCode
 
 Reply = tuple[str, dict[str, Any]]
