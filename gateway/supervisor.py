@@ -14,24 +14,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
-async def pause(stopping: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` or until ``stopping`` is set; True when it is set (the loop ends)."""
+async def pause(
+    stopping: asyncio.Event,
+    seconds: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bool:
+    """Sleep ``seconds`` (with ``sleep``: a test's clock moves time) or until ``stopping`` is
+    set; True when it is set, and the loop ends."""
     if stopping.is_set():
         return True
+    sleeper = asyncio.ensure_future(sleep(max(seconds, 0.0)))
+    waiter = asyncio.ensure_future(stopping.wait())
     try:
-        # asyncio.timeout, not wait_for: it never swallows a cancellation (see above).
-        async with asyncio.timeout(max(seconds, 0.0)):
-            await stopping.wait()
-    except TimeoutError:
-        return False
-    return True
+        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waiter.cancel()
+    if sleeper.done() and not sleeper.cancelled():
+        sleeper.result()  # what the sleep raised is the caller's
+    return stopping.is_set()
 
 
 @dataclass(slots=True)
@@ -76,7 +85,7 @@ class TaskSupervisor:
 
 
 async def end_tasks(
-    tasks: set[asyncio.Task[Any]], grace_seconds: float, cancel_seconds: float
+    tasks: AbstractSet[asyncio.Task[Any]], grace_seconds: float, cancel_seconds: float
 ) -> set[asyncio.Task[Any]]:
     """Wait ``grace_seconds`` for ``tasks`` to end by themselves, then cancel those left once
     and wait at most ``cancel_seconds`` more: the tasks still running after that.
@@ -84,9 +93,9 @@ async def end_tasks(
     Cancelled once, never again: a second cancel landing while SQLAlchemy closes a connection
     on a locked SQLite file leaves aiosqlite waiting forever. A cancel lost to Python 3.11's
     ``wait_for`` is covered by the stop flag the loops watch."""
-    if not tasks:
-        return set()
-    _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    pending = {task for task in tasks if not task.done()}
+    if pending and grace_seconds > 0:
+        _, pending = await asyncio.wait(pending, timeout=grace_seconds)
     if pending:
         for task in pending:
             task.cancel()

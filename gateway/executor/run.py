@@ -19,9 +19,10 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -33,11 +34,16 @@ from gateway.domain.reduction import BaselineMean, EventMeter
 from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.results import replay
-from gateway.executor.shutdown import Stopped, pause
+from gateway.executor.shutdown import Stopped
 from gateway.executor.store import BASELINE, EVENT, EventPlan, Fenced
 from gateway.services.context import ServiceContext
+from gateway.supervisor import pause
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# A start or completion the database did not take is tried again this often (at most).
+_STORE_RETRY_SECONDS = 1.0
 
 # A start this close after its due instant still takes that instant's sample.
 _ON_TIME = 1.0
@@ -179,7 +185,10 @@ class EventRun:
             if not await self._baseline_phase(past.baseline, past.last_baseline_index):
                 return
             await self._wait_until(plan.start_time)
-            started = await store.start(self._ctx, plan.id, self._fence, self._clock.now())
+            at = self._clock.now()
+            started = await self._stored(
+                "start", lambda: store.start(self._ctx, plan.id, self._fence, at)
+            )
             await self._ctx.publisher.flush()
             if started is None or started.started_at is None:
                 return  # cancelled before it started
@@ -190,7 +199,10 @@ class EventRun:
             return
         await self._wait_until(plan.end_time)
         result = meter.result(plan.end_time)
-        if await store.complete(self._ctx, plan.id, self._fence, self._clock.now(), result):
+        at = self._clock.now()
+        if await self._stored(
+            "completion", lambda: store.complete(self._ctx, plan.id, self._fence, at, result)
+        ):
             logger.info(
                 "event %s completed: %.3f kW average, %.3f kWh, coverage %.1f %%",
                 plan.id,
@@ -294,6 +306,17 @@ class EventRun:
         except (RedisError, OSError) as err:
             logger.warning("event %s: live state not published (%s)", self._plan.id, err)
 
+    async def _stored(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
+        """The start or the completion, retried while the database is unreachable: the run
+        keeps its lease meanwhile and carries on, instead of failing and being replayed."""
+        while True:
+            try:
+                return await write()
+            except SQLAlchemyError as err:
+                logger.warning("event %s: %s not stored yet (%s)", self._plan.id, what, err)
+            retry = min(_STORE_RETRY_SECONDS, self._config.cadence_seconds)
+            await self._wait_until(self._clock.now() + timedelta(seconds=retry))
+
     async def _wait_until(self, when: datetime) -> None:
         """Wait for ``when`` holding the lease; raises ``Stopped`` once the executor stops.
 
@@ -305,7 +328,7 @@ class EventRun:
         step = max(self._config.cadence_seconds / 3, 0.05)
         await self._renew()
         while (remaining := target - self._clock.monotonic()) > _CLOSE_ENOUGH:
-            if await pause(self._clock, self._stopping, min(remaining, step)):
+            if await pause(self._stopping, min(remaining, step), self._clock.sleep):
                 raise Stopped(self._plan.id)
             if target - self._clock.monotonic() > _CLOSE_ENOUGH:
                 await self._renew()

@@ -18,9 +18,9 @@ from gateway.domain.lifecycle import EventStatus
 from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.run import EventRun, ExecutorConfig
-from gateway.executor.shutdown import end_tasks, pause
 from gateway.executor.store import EventPlan
 from gateway.services.context import ServiceContext
+from gateway.supervisor import end_tasks, pause
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Executor:
                 raise
             except Exception:
                 logger.exception("executor round failed; retrying")
-            await pause(self._ctx.clock, self._stopping, self._poll)
+            await pause(self._stopping, self._poll, self._ctx.clock.sleep)
         logger.info("executor %s stopped taking events", self.owner)
 
     async def tick(self) -> None:

@@ -1,4 +1,5 @@
-"""Stopping the executor between rounds, within a bound.
+"""Stopping the executor between rounds, within a bound (``gateway.supervisor`` has the
+``pause`` and ``end_tasks`` it uses).
 
 The scheduler loop and every event run watch one ``stopping`` flag: they check it before each
 round (a poll, a sample) and wake from their waits when it is set, so they end at the end of
@@ -15,44 +16,6 @@ goes on to its next step, where it finds the flag set.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Set
-from typing import Any
-
-from gateway.clock import Clock
-
 
 class Stopped(Exception):
     """The executor is stopping: the run ends here, between two of its steps."""
-
-
-async def pause(clock: Clock, stopping: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` on ``clock`` (a test's clock moves time) or until ``stopping`` is
-    set; True when it is set."""
-    if stopping.is_set():
-        return True
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
-    waiter = asyncio.ensure_future(stopping.wait())
-    try:
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        waiter.cancel()
-    if sleeper.done() and not sleeper.cancelled():
-        sleeper.result()  # what the clock raised is the caller's
-    return stopping.is_set()
-
-
-async def end_tasks(
-    tasks: Set[asyncio.Task[Any]], grace_seconds: float, cancel_seconds: float
-) -> set[asyncio.Task[Any]]:
-    """Wait ``grace_seconds`` for ``tasks`` to end by themselves, then cancel those left once
-    and wait at most ``cancel_seconds``: the tasks still running after that."""
-    pending = {task for task in tasks if not task.done()}
-    if pending and grace_seconds > 0:
-        _, pending = await asyncio.wait(pending, timeout=grace_seconds)
-    if pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=cancel_seconds)
-    return pending

@@ -8,11 +8,8 @@ nothing it accepted is lost or half-stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +19,15 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from gateway.app import build_app, build_executor
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow, OutboxRow
-from gateway.executor.samples import unpack
+from gateway.app import build_app
+from gateway.db.models import OutboxRow
 from gateway.http.routes import ROUTES, Route
 from gateway.services.container import Services
 from gateway.settings import Settings
 from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.faults.tcp_proxy import TcpProxy
 from tests.integration.test_api_auth_and_errors import WRITE_BODIES
-from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes, power_json
+from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes
 
 pytestmark = pytest.mark.postgres
 
@@ -258,91 +254,6 @@ async def test_writes_during_a_cut_are_stored_exactly_when_acknowledged(
     await dr_events.wait_for(lambda ms: announced(ms) == (new_devices, set(answers)))
     async with services.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxRow)) == 0
-
-
-# --------------------------------------------------------------------------- cut mid-event
-
-CADENCE = 0.2
-EVENT_SECONDS = 8.0
-EVENT_CUT_AT, EVENT_CUT_FOR = 2.5, 2.0  # seconds after the start
-
-
-@pytest.mark.parametrize(
-    "settings_overrides", [{"cadence_seconds": CADENCE, "baseline_window_minutes": 0.01}]
-)
-async def test_an_event_runs_through_a_database_cut(
-    api: Api, services: Services, redis: Redis, settings: Settings, pg_proxy: TcpProxy
-) -> None:
-    await api.device("d1")
-    start = datetime.now(UTC) + timedelta(seconds=2.0)
-    event_id = str(uuid.uuid4())
-    async with services.db.write() as session:
-        now = datetime.now(UTC)
-        session.add(
-            EventRow(
-                id=event_id, created_at=now, updated_at=now, start_time=start,
-                end_time=start + timedelta(seconds=EVENT_SECONDS), status="scheduled",
-                target_kw=4.0, target_kwh=4.0 * EVENT_SECONDS / 3600,
-                devices=[EventDeviceRow(device_id="d1", position=0)],
-            )
-        )  # fmt: skip
-
-    async def play() -> None:  # 10 kW, then 6 kW from just before the start
-        while True:
-            now = datetime.now(UTC)
-            kw = 6.0 if now >= start - timedelta(milliseconds=50) else 10.0
-            await redis.set(f"{settings.redis_prefix}power:d1", power_json(kw, now))
-            await asyncio.sleep(0.01)
-
-    async def until(moment: datetime) -> None:
-        await asyncio.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0))
-
-    executor = build_executor(services)
-    player, running = asyncio.create_task(play()), asyncio.create_task(executor.run())
-    try:
-        await until(start + timedelta(seconds=EVENT_CUT_AT))
-        cut_at = datetime.now(UTC)
-        await pg_proxy.stop()
-        await asyncio.sleep(EVENT_CUT_FOR)
-        await pg_proxy.start()
-        back_at = datetime.now(UTC)
-        for _ in range(100):  # the end plus up to 10 s
-            done = await api.get(f"/api/events/{event_id}")
-            if done["status"] == "completed":
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        player.cancel()
-        await executor.stop(running)
-        with contextlib.suppress(asyncio.CancelledError):
-            await player
-
-    assert done["status"] == "completed", done
-    async with services.db.read() as session:
-        row = await session.get(EventRow, event_id)
-        samples = (
-            await session.scalars(
-                select(EventSampleRow)
-                .where(EventSampleRow.event_id == event_id, EventSampleRow.phase == "event")
-                .order_by(EventSampleRow.sample_index)
-            )
-        ).all()
-    assert row is not None
-    assert row.fence == 1  # one run carried on through the cut: nobody had to take over
-    before = [s for s in samples if s.sampled_at < cut_at]
-    during = [s for s in samples if cut_at + timedelta(seconds=CADENCE) < s.sampled_at < back_at]
-    after = [s for s in samples if s.sampled_at >= back_at]
-    # Kept up to the cut (a loaded machine may miss an instant or two), none during it, and
-    # again after it: a gap, with every stored value a real reading, never a 0 kW stand-in.
-    assert len(before) >= EVENT_CUT_AT / CADENCE - 2, [s.sample_index for s in before]
-    assert during == []
-    assert len(after) >= (EVENT_SECONDS - EVENT_CUT_AT - EVENT_CUT_FOR) / CADENCE - 4
-    assert {v for s in samples for v in unpack(s.power_kw)} == {6.0}
-    results = done["results"]
-    assert EVENT_CUT_FOR - CADENCE <= results["gap_seconds"] <= EVENT_CUT_FOR + 1.5, results
-    assert results["average_reduction_kw"] == pytest.approx(4.0, rel=0.02)
-    assert results["energy_reduction_kwh"] == pytest.approx(4.0 * EVENT_SECONDS / 3600, rel=0.02)
-    assert 0.5 < results["coverage"] < 1 - (EVENT_CUT_FOR - CADENCE) / EVENT_SECONDS + 0.01
 
 
 # --------------------------------------------------------------------------- Redis
