@@ -230,7 +230,8 @@ async def test_flushall_while_the_holder_shuts_down_lets_a_replica_take_over_at_
         await _wait_until(services, event_id, "active", start + timedelta(seconds=2))
         replicas = Replicas(services, 2)  # they find the event held
         await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 2.0)
-        assert (await _row(services, event_id)).fence == 100_000
+        held = (await _row(services, event_id)).fence
+        assert 100_000 <= held <= 100_002  # more only when a loaded machine let a lease lapse
         assert all(not e.runs for e in replicas.executors)
 
         flushed_at = datetime.now(UTC)
@@ -248,7 +249,7 @@ async def test_flushall_while_the_holder_shuts_down_lets_a_replica_take_over_at_
             await device
 
     done = await _row(services, event_id)
-    assert done.fence > 100_000
+    assert done.fence > held
     # Nothing was down but the holder's last step: the gap is at most that and a takeover.
     _assert_results_match_the_loss(done, (stopped_at - flushed_at).total_seconds())
     messages: list[str] = []
