@@ -35,8 +35,8 @@ from gateway.settings import Settings
 from tests.faults.redis_server import RedisServer
 from tests.support import Api, power_json
 
-CADENCE = 0.2
-EVENT_SECONDS = 6.0
+CADENCE = 0.4  # its lease lives 1.5 cadences: 0.6 s holds on a loaded 2-core machine
+EVENT_SECONDS = 8.0
 OUTAGE_SECONDS = 2.0
 # The resumed run's first instant may land up to a cadence after Redis is back (plus a poll
 # and a replay on a loaded machine); the last sample before the loss up to a cadence before.
