@@ -171,8 +171,8 @@ async def test_a_database_that_hangs_answers_503_within_seconds(
 
 # --------------------------------------------------------------------------- cut under load
 
-SPACING = 0.03  # seconds between the burst's requests
-CUT_AT, CUT_FOR = 0.6, 1.0
+SPACING = 0.05  # seconds between the burst's requests: 3.2 s in all, the cut inside it
+CUT_AT, CUT_FOR = 0.8, 1.0
 
 
 async def _cut_and_restore(proxy: TcpProxy, at: float, seconds: float) -> tuple[float, float]:
@@ -209,8 +209,8 @@ async def test_writes_during_a_cut_are_stored_exactly_when_acknowledged(
     sent = [send(n, path, body) for n, (path, body) in enumerate(writes)]
     *statuses, _ = await asyncio.gather(*sent, _cut_and_restore(pg_proxy, CUT_AT, CUT_FOR))
     assert set(statuses) <= {201, 503}, statuses  # never 500
-    assert statuses.count(503) >= 10, statuses  # the cut fell in the burst
-    assert statuses.count(201) >= 10, statuses
+    assert statuses.count(503) >= 5, statuses  # the cut fell in the burst
+    assert statuses.count(201) >= 5, statuses
 
     await services.publisher.flush()  # what stayed queued in the outbox goes out now
     stored = {d["id"]: d for d in (await api.get("/api/devices"))["items"]}
