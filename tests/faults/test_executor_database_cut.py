@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
 
 from gateway.app import build_executor
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
 from gateway.executor.samples import unpack
 from gateway.services.container import Services
 from gateway.settings import Settings
 from tests.faults.tcp_proxy import TcpProxy
 from tests.faults.test_database_outage import database_url, pg_proxy  # noqa: F401 (fixtures)
-from tests.support import Api, power_json
+from tests.realtime_events import event_row, event_samples, play_drop, schedule_event
+from tests.support import Api
 
 pytestmark = pytest.mark.postgres
 
@@ -49,29 +47,15 @@ async def test_an_event_runs_through_a_database_cut(
     await api.device("d1")
     start = datetime.now(UTC) + timedelta(seconds=2.0)
     end = start + timedelta(seconds=EVENT_SECONDS)
-    event_id = str(uuid.uuid4())
-    async with services.db.write() as session:
-        now = datetime.now(UTC)
-        session.add(
-            EventRow(
-                id=event_id, created_at=now, updated_at=now, start_time=start, end_time=end,
-                status="scheduled", target_kw=4.0, target_kwh=4.0 * EVENT_SECONDS / 3600,
-                devices=[EventDeviceRow(device_id="d1", position=0)],
-            )
-        )  # fmt: skip
-
-    async def play() -> None:  # 10 kW, then 6 kW from just before the start
-        while True:
-            now = datetime.now(UTC)
-            kw = 6.0 if now >= start - timedelta(milliseconds=50) else 10.0
-            await redis.set(f"{settings.redis_prefix}power:d1", power_json(kw, now))
-            await asyncio.sleep(0.01)
+    event_id = await schedule_event(services, start, EVENT_SECONDS)
+    key = f"{settings.redis_prefix}power:d1"
 
     async def until(moment: datetime) -> None:
         await asyncio.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0))
 
     executor = build_executor(services)
-    player, running = asyncio.create_task(play()), asyncio.create_task(executor.run())
+    player = asyncio.create_task(play_drop(redis, key, start))
+    running = asyncio.create_task(executor.run())
     done: dict[str, object] = {}
     try:
         await until(start + timedelta(seconds=cut_offset))
@@ -92,15 +76,8 @@ async def test_an_event_runs_through_a_database_cut(
             await player
 
     assert done["status"] == "completed", done
-    async with services.db.read() as session:
-        row = await session.get(EventRow, event_id)
-        samples = (
-            await session.scalars(
-                select(EventSampleRow)
-                .where(EventSampleRow.event_id == event_id, EventSampleRow.phase == "event")
-                .order_by(EventSampleRow.sample_index)
-            )
-        ).all()
+    row = await event_row(services, event_id)
+    samples = await event_samples(services, event_id)
     assert row is not None
     assert row.started_at is not None
     assert row.ended_at is not None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,16 +23,16 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from gateway.app import build_executor
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow, OutboxRow
+from gateway.db.models import EventRow, EventSampleRow, OutboxRow
 from gateway.executor.scheduler import Executor
 from gateway.services.container import Services
 from gateway.settings import Settings
 from tests.faults.redis_server import RedisServer
-from tests.support import Api, power_json
+from tests.realtime_events import event_row, play_drop, schedule_event, wait_for_status
+from tests.support import Api
 
 CADENCE = 0.4  # its lease lives 1.5 cadences: 0.6 s holds on a loaded 2-core machine
 EVENT_SECONDS = 8.0
@@ -87,43 +86,9 @@ class Replicas:
         await asyncio.gather(*(e.stop(t) for e, t in zip(self.executors, self.tasks, strict=True)))
 
 
-async def _play(redis: Redis, key: str, start: datetime) -> None:
-    # The drop lands just before the start, so the sample at the start sees it.
-    shed_from = start - timedelta(milliseconds=50)
-    while True:
-        now = datetime.now(UTC)
-        with contextlib.suppress(RedisError, OSError):  # Redis is down: the device goes on
-            await redis.set(key, power_json(6.0 if now >= shed_from else 10.0, now))
-        await asyncio.sleep(0.02)
-
-
-async def _schedule(services: Services, starts_in: float) -> tuple[str, datetime]:
-    event_id = str(uuid.uuid4())
-    start = datetime.now(UTC) + timedelta(seconds=starts_in)
-    async with services.db.write() as session:
-        now = datetime.now(UTC)
-        session.add(
-            EventRow(
-                id=event_id, created_at=now, updated_at=now, start_time=start,
-                end_time=start + timedelta(seconds=EVENT_SECONDS), status="scheduled",
-                target_kw=4.0, target_kwh=4.0 * EVENT_SECONDS / 3600,
-                devices=[EventDeviceRow(device_id="d1", position=0)],
-            )
-        )  # fmt: skip
-    return event_id, start
-
-
-async def _row(services: Services, event_id: str) -> EventRow:
-    async with services.db.read() as session:
-        row = await session.get(EventRow, event_id, populate_existing=True)
-        assert row is not None
-        return row
-
-
-async def _wait_until(services: Services, event_id: str, status: str, deadline: datetime) -> None:
-    while (row := await _row(services, event_id)).status != status:
-        assert datetime.now(UTC) < deadline, f"event still {row.status}, never {status}"
-        await asyncio.sleep(0.05)
+def _until(moment: datetime, plus_seconds: float) -> float:
+    """Seconds from now until ``plus_seconds`` after ``moment``."""
+    return (moment + timedelta(seconds=plus_seconds) - datetime.now(UTC)).total_seconds()
 
 
 async def _samples_before(services: Services, event_id: str, when: datetime) -> int:
@@ -170,15 +135,18 @@ async def test_redis_killed_and_restarted_empty_mid_event_costs_only_the_outage(
     await api.device("d1")
     fence_key = f"{settings.redis_prefix}executor:fence"
     await own_redis.set(fence_key, stored_fence - 1)  # the run's token will be stored_fence
-    event_id, start = await _schedule(services, starts_in=1.5)
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    event_id = await schedule_event(services, start, EVENT_SECONDS)
     end = start + timedelta(seconds=EVENT_SECONDS)
-    device = asyncio.create_task(_play(own_redis, f"{settings.redis_prefix}power:d1", start))
+    device = asyncio.create_task(
+        play_drop(own_redis, f"{settings.redis_prefix}power:d1", start, every=0.02)
+    )
     replicas = Replicas(services, 2)
     try:
-        await _wait_until(services, event_id, "active", start + timedelta(seconds=2))
+        await wait_for_status(services, event_id, "active", _until(start, 2))
         await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 2.0)
         # stored_fence, or one more when a loaded machine let the 0.3 s lease lapse once.
-        held = (await _row(services, event_id)).fence
+        held = (await event_row(services, event_id)).fence
         assert stored_fence <= held <= stored_fence + 2
 
         lost_at = datetime.now(UTC)
@@ -190,7 +158,7 @@ async def test_redis_killed_and_restarted_empty_mid_event_costs_only_the_outage(
         await asyncio.to_thread(redis_server.start)  # empty: no counter, no lease, no power
         back_at = datetime.now(UTC)
 
-        await _wait_until(services, event_id, "completed", end + timedelta(seconds=3))
+        await wait_for_status(services, event_id, "completed", _until(end, 3))
     finally:
         await replicas.stop()
         device.cancel()
@@ -198,7 +166,7 @@ async def test_redis_killed_and_restarted_empty_mid_event_costs_only_the_outage(
             await device
 
     assert (await api.client.get("/health")).status == 200
-    done = await _row(services, event_id)
+    done = await event_row(services, event_id)
     # Taken back with a token above the stored one, and Redis's counter is past it again.
     assert done.fence > held
     assert int(await own_redis.get(fence_key) or 0) >= done.fence
@@ -220,17 +188,20 @@ async def test_flushall_while_the_holder_shuts_down_lets_a_replica_take_over_at_
     await own_redis.set(fence_key, 100_000 - 1)
     pubsub = own_redis.pubsub()
     await pubsub.subscribe(settings.dr_events_channel)
-    event_id, start = await _schedule(services, starts_in=1.5)
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    event_id = await schedule_event(services, start, EVENT_SECONDS)
     end = start + timedelta(seconds=EVENT_SECONDS)
-    device = asyncio.create_task(_play(own_redis, f"{settings.redis_prefix}power:d1", start))
+    device = asyncio.create_task(
+        play_drop(own_redis, f"{settings.redis_prefix}power:d1", start, every=0.02)
+    )
     holder: Executor = build_executor(services, owner="holder")
     holder_task = asyncio.create_task(holder.run())
     replicas: Replicas | None = None
     try:
-        await _wait_until(services, event_id, "active", start + timedelta(seconds=2))
+        await wait_for_status(services, event_id, "active", _until(start, 2))
         replicas = Replicas(services, 2)  # they find the event held
         await asyncio.sleep(max((start - datetime.now(UTC)).total_seconds(), 0) + 2.0)
-        held = (await _row(services, event_id)).fence
+        held = (await event_row(services, event_id)).fence
         assert 100_000 <= held <= 100_002  # more only when a loaded machine let a lease lapse
         assert all(not e.runs for e in replicas.executors)
 
@@ -238,7 +209,7 @@ async def test_flushall_while_the_holder_shuts_down_lets_a_replica_take_over_at_
         await own_redis.flushall()
         await holder.stop(holder_task)
         stopped_at = datetime.now(UTC)
-        await _wait_until(services, event_id, "completed", end + timedelta(seconds=3))
+        await wait_for_status(services, event_id, "completed", _until(end, 3))
     finally:
         if not holder_task.done():
             await holder.stop(holder_task)
@@ -248,7 +219,7 @@ async def test_flushall_while_the_holder_shuts_down_lets_a_replica_take_over_at_
         with contextlib.suppress(asyncio.CancelledError):
             await device
 
-    done = await _row(services, event_id)
+    done = await event_row(services, event_id)
     assert done.fence > held
     # Nothing was down but the holder's last step: the gap is at most that and a takeover.
     _assert_results_match_the_loss(done, (stopped_at - flushed_at).total_seconds())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,10 +12,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from gateway.app import build_executor
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
+from gateway.db.models import EventSampleRow
 from gateway.services.container import Services
 from gateway.settings import Settings
-from tests.support import Api, power_json
+from tests.realtime_events import play_drop, schedule_event
+from tests.support import Api
 
 CADENCE = 0.2
 
@@ -32,28 +32,12 @@ async def test_start_within_a_second_and_samples_within_100_ms_of_their_instant(
     await api.device("d1")
     start = datetime.now(UTC) + timedelta(seconds=2.0)
     end = start + timedelta(seconds=3)
-    event_id = str(uuid.uuid4())
-    async with services.db.write() as session:
-        now = datetime.now(UTC)
-        session.add(
-            EventRow(
-                id=event_id, created_at=now, updated_at=now, start_time=start, end_time=end,
-                status="scheduled", target_kw=4.0, target_kwh=4.0 * 3 / 3600,
-                devices=[EventDeviceRow(device_id="d1", position=0)],
-            )
-        )  # fmt: skip
-
-    async def play() -> None:
-        while True:
-            now = datetime.now(UTC)
-            # The drop lands just before the start, so the sample at the start sees it.
-            kw = 6.0 if now >= start - timedelta(milliseconds=50) else 10.0
-            await redis.set(f"{settings.redis_prefix}power:d1", power_json(kw, now))
-            await asyncio.sleep(0.01)
+    event_id = await schedule_event(services, start, (end - start).total_seconds())
 
     executor = build_executor(services)
     live: list[dict[str, Any]] = []
-    tasks = [asyncio.create_task(play()), asyncio.create_task(executor.run())]
+    key = f"{settings.redis_prefix}power:d1"
+    tasks = [asyncio.create_task(play_drop(redis, key, start)), asyncio.create_task(executor.run())]
     try:
         for _ in range(150):  # up to 15 s, polling as a user of the API would
             view = await services.events.get(event_id)

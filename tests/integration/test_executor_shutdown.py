@@ -10,21 +10,25 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
 
 from gateway.app import build_executor
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
 from gateway.executor.scheduler import STOP_CANCEL_SECONDS, STOP_GRACE_SECONDS
 from gateway.services.container import Services
 from gateway.settings import Settings
-from tests.support import Api, power_json
+from tests.realtime_events import (
+    event_row,
+    event_samples,
+    play_drop,
+    schedule_event,
+    wait_for_status,
+)
+from tests.support import Api
 
 CADENCE = 0.2
 EVENT_SECONDS = 5.0
@@ -63,77 +67,29 @@ def write_lock(settings: Settings) -> Iterator[WriteLock]:
     lock.close()
 
 
-async def _play(redis: Redis, key: str, start: datetime) -> None:
-    # The drop lands just before the start, so the sample at the start sees it.
-    shed_from = start - timedelta(milliseconds=50)
-    while True:
-        now = datetime.now(UTC)
-        await redis.set(key, power_json(6.0 if now >= shed_from else 10.0, now))
-        await asyncio.sleep(0.02)
-
-
-async def _schedule(services: Services) -> tuple[str, datetime]:
-    event_id = str(uuid.uuid4())
-    start = datetime.now(UTC) + timedelta(seconds=1.5)
-    async with services.db.write() as session:
-        now = datetime.now(UTC)
-        session.add(
-            EventRow(
-                id=event_id, created_at=now, updated_at=now, start_time=start,
-                end_time=start + timedelta(seconds=EVENT_SECONDS), status="scheduled",
-                target_kw=4.0, target_kwh=4.0 * EVENT_SECONDS / 3600,
-                devices=[EventDeviceRow(device_id="d1", position=0)],
-            )
-        )  # fmt: skip
-    return event_id, start
-
-
-async def _row(services: Services, event_id: str) -> EventRow:
-    async with services.db.read() as session:
-        row = await session.get(EventRow, event_id, populate_existing=True)
-        assert row is not None
-        return row
-
-
-async def _event_samples(services: Services, event_id: str) -> list[EventSampleRow]:
-    async with services.db.read() as session:
-        rows = await session.scalars(
-            select(EventSampleRow)
-            .where(EventSampleRow.event_id == event_id, EventSampleRow.phase == "event")
-            .order_by(EventSampleRow.sample_index)
-        )
-        return list(rows)
-
-
-async def _wait_status(services: Services, event_id: str, status: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    while (row := await _row(services, event_id)).status != status:
-        assert time.monotonic() < deadline, f"event still {row.status}, never {status}"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def device(api: Api, redis: Redis, settings: Settings) -> Any:
     await api.device("d1")
     return lambda start: asyncio.create_task(
-        _play(redis, f"{settings.redis_prefix}power:d1", start)
+        play_drop(redis, f"{settings.redis_prefix}power:d1", start, every=0.02)
     )
 
 
 async def test_a_stop_mid_event_ends_the_step_in_progress_and_a_new_executor_resumes(
     services: Services, redis: Redis, settings: Settings, write_lock: WriteLock, device: Any
 ) -> None:
-    event_id, start = await _schedule(services)
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    event_id = await schedule_event(services, start, EVENT_SECONDS)
     player = device(start)
     first = build_executor(services, owner="first")
     first_task = asyncio.create_task(first.run())
     second = build_executor(services, owner="second")
     second_task: asyncio.Task[None] | None = None
     try:
-        await _wait_status(services, event_id, "active", within=3)
+        await wait_for_status(services, event_id, "active", within=3)
         await asyncio.sleep(1.5)
         await write_lock.take()
-        stored = len(await _event_samples(services, event_id))  # WAL: reads go on
+        stored = len(await event_samples(services, event_id))  # WAL: reads go on
         await asyncio.sleep(0.5)  # the run's next sample waits on the database
         began = time.monotonic()
         stopping = asyncio.create_task(first.stop(first_task))
@@ -143,13 +99,13 @@ async def test_a_stop_mid_event_ends_the_step_in_progress_and_a_new_executor_res
         took = time.monotonic() - began
         # The lease is released: nobody need wait for it to lapse.
         assert await redis.get(f"{settings.redis_prefix}executor:lease:{event_id}") is None
-        assert (await _row(services, event_id)).status == "active"
-        before = await _event_samples(services, event_id)
+        assert (await event_row(services, event_id)).status == "active"
+        before = await event_samples(services, event_id)
 
         await asyncio.sleep(1.0)  # down
         resumed_at = datetime.now(UTC)
         second_task = asyncio.create_task(second.run())
-        await _wait_status(services, event_id, "completed", within=EVENT_SECONDS + 3)
+        await wait_for_status(services, event_id, "completed", within=EVENT_SECONDS + 3)
     finally:
         if not first_task.done():
             await first.stop(first_task)
@@ -163,7 +119,7 @@ async def test_a_stop_mid_event_ends_the_step_in_progress_and_a_new_executor_res
     assert took < STOP_BOUND
     # The sample being stored when the stop came was stored, not cut off, and it was the last.
     assert len(before) == stored + 1
-    done = await _row(services, event_id)
+    done = await event_row(services, event_id)
     assert done.gap_seconds is not None
     down = (resumed_at - before[-1].sampled_at).total_seconds()
     # The last sample holds one cadence; the next one is due within a cadence of the restart.
@@ -176,13 +132,14 @@ async def test_a_stop_mid_event_ends_the_step_in_progress_and_a_new_executor_res
 async def test_a_stop_is_bounded_when_a_run_is_stuck_in_a_database_call(
     services: Services, write_lock: WriteLock, device: Any
 ) -> None:
-    event_id, start = await _schedule(services)
+    start = datetime.now(UTC) + timedelta(seconds=1.5)
+    event_id = await schedule_event(services, start, EVENT_SECONDS)
     player = device(start)
     executor = build_executor(services, owner="stuck")
     task = asyncio.create_task(executor.run())
     runs: list[asyncio.Task[None]] = []
     try:
-        await _wait_status(services, event_id, "active", within=3)
+        await wait_for_status(services, event_id, "active", within=3)
         runs = list(executor.runs.values())
         await write_lock.take()  # held far longer than the shutdown may take
         await asyncio.sleep(0.3)
@@ -201,4 +158,4 @@ async def test_a_stop_is_bounded_when_a_run_is_stuck_in_a_database_call(
     assert STOP_GRACE_SECONDS + STOP_CANCEL_SECONDS <= STOP_BOUND
     assert task.done()
     assert all(run.done() for run in runs)
-    assert (await _row(services, event_id)).status == "active"  # the next holder goes on
+    assert (await event_row(services, event_id)).status == "active"  # the next holder goes on
