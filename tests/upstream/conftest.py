@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +14,9 @@ from openleadr import OpenADRServer, objects, utils
 from openleadr.messaging import create_message, parse_message
 
 from tests.support import free_port
+from tests.vtn.conftest import eventually
 from tests.vtn.conftest import make_ven, vtn_url, xsd_log  # noqa: F401  (shared fixtures)
+from tests.vtn.test_ven_flow import Inbox
 
 UTILITY_VEN_ID = "gw-ven"
 
@@ -157,3 +159,18 @@ def upstream_overrides(utility_port: int) -> dict[str, Any]:
             "reconnect_max_seconds": 1.0,
         }
     }
+
+
+async def poll_until(
+    ven: Any, inbox: Inbox, accept: Callable[[dict[str, Any]], bool] = bool
+) -> dict[str, Any]:
+    """Poll as the VEN does until an ``oadrDistributeEvent`` that ``accept``s arrives: the
+    downstream VTN learns of a change right after its commit, so a poll in between still
+    sees the state before it (the next poll brings it)."""
+
+    async def polled() -> dict[str, Any] | None:
+        await ven._poll()
+        found = inbox.of("oadrDistributeEvent")
+        return found[-1] if found and accept(found[-1]) else None
+
+    return dict(await eventually(polled))

@@ -12,7 +12,7 @@ import pytest
 from gateway.app import UPSTREAM
 from gateway.settings import Settings
 from tests.support import Api
-from tests.upstream.conftest import Utility
+from tests.upstream.conftest import Utility, poll_until
 from tests.vtn.conftest import VenFactory, eventually
 from tests.vtn.test_ven_flow import Inbox, answering, provision, register
 
@@ -45,11 +45,19 @@ async def test_an_utility_event_reaches_the_vens_and_their_opt_in_goes_up(
     assert sorted(invitation["devices"]) == ["a1", "a2"]
     assert utility.opts == []  # nothing decided yet: no answer goes up
 
-    await ven._poll()
-    (event,) = inbox.of("oadrDistributeEvent")[-1]["events"]
+    (event,) = (await poll_until(ven, inbox, _has_events))["events"]
     assert event["event_descriptor"]["event_id"] == invitation["id"]
     await eventually(lambda: _opts(utility))
     assert utility.opts == [("utility-ev-1", "optIn")]
+
+
+def _has_events(distributed: dict[str, Any]) -> bool:
+    return bool(distributed.get("events"))
+
+
+def _descriptor(distributed: dict[str, Any]) -> dict[str, Any]:
+    events = distributed.get("events") or [{}]
+    return dict(events[-1].get("event_descriptor") or {})
 
 
 async def _opts(utility: Utility) -> list[tuple[str, str]]:
@@ -83,8 +91,8 @@ async def test_redelivery_modification_and_cancellation(
     view = await eventually(modified)
     assert view["event_time"] == later.isoformat().replace("+00:00", "Z")
     assert view["duration_minutes"] == 20
-    await ven._poll()
-    (event,) = inbox.of("oadrDistributeEvent")[-1]["events"]
+    distributed = await poll_until(ven, inbox, lambda d: _descriptor(d)["modification_number"] == 1)
+    (event,) = distributed["events"]
     assert event["event_descriptor"]["modification_number"] == 1  # downstream too
 
     utility.cancel("ev-2")
@@ -94,8 +102,10 @@ async def test_redelivery_modification_and_cancellation(
         return view if view["status"] == "cancelled" else None
 
     await eventually(cancelled)
-    await ven._poll()
-    (event,) = inbox.of("oadrDistributeEvent")[-1]["events"]
+    distributed = await poll_until(
+        ven, inbox, lambda d: _descriptor(d)["event_status"] == "cancelled"
+    )
+    (event,) = distributed["events"]
     assert event["event_descriptor"]["event_status"] == "cancelled"
 
 

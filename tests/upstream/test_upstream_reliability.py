@@ -14,7 +14,7 @@ from openleadr import OpenADRClient
 from gateway.app import UPSTREAM, build_app
 from gateway.settings import Settings
 from tests.support import ADMIN_TOKEN, Api
-from tests.upstream.conftest import Utility, start_utility
+from tests.upstream.conftest import Utility, poll_until, start_utility
 from tests.vtn.conftest import VenFactory, XsdLog, eventually
 from tests.vtn.test_ven_flow import Inbox, provision, register
 
@@ -83,11 +83,8 @@ async def test_a_restarted_gateway_takes_no_event_twice_and_keeps_its_answers(
     inbox = Inbox(ven)
     ven.add_handler("on_event", _opt_in)
     await register(ven)
-    await ven._poll()
-    assert (
-        inbox.of("oadrDistributeEvent")[-1]["events"][0]["event_descriptor"]["event_id"]
-        == (invitation["id"])
-    )
+    distributed = await poll_until(ven, inbox, lambda d: bool(d.get("events")))
+    assert distributed["events"][0]["event_descriptor"]["event_id"] == invitation["id"]
     await eventually(lambda: _answered(utility))
     assert utility.opts == [("kept-ev", "optIn")]
     await ven.stop()

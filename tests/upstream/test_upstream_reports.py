@@ -74,8 +74,12 @@ async def test_a_2_kw_drop_for_10_minutes_is_reported_as_2_kw_and_0_333_kwh(
     device.start, device.end = start, start + timedelta(minutes=10)
     utility.add_event("ev-r", start, minutes=10, kw=2.0)
     invitation = await eventually(lambda: _first_invitation(api))
-    await ven._poll()
-    await eventually(lambda: _scheduled(api, invitation["id"]))
+
+    async def polled_until_scheduled() -> bool:
+        await ven._poll()  # the VEN answers optIn once the event reaches it
+        return await _scheduled(api, invitation["id"])
+
+    await eventually(polled_until_scheduled)
 
     clock.on_advance = device
     executor = build_executor(services)
