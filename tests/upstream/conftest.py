@@ -14,8 +14,12 @@ from openleadr import OpenADRServer, objects, utils
 from openleadr.messaging import create_message, parse_message
 
 from tests.support import free_port
-from tests.vtn.conftest import eventually
-from tests.vtn.conftest import make_ven, vtn_url, xsd_log  # noqa: F401  (shared fixtures)
+from tests.vtn.conftest import (  # noqa: F401  (make_ven, vtn_url, xsd_log: shared fixtures)
+    eventually,
+    make_ven,
+    vtn_url,
+    xsd_log,
+)
 from tests.vtn.test_ven_flow import Inbox
 
 UTILITY_VEN_ID = "gw-ven"
