@@ -16,8 +16,8 @@ from gateway.domain.openadr import SCALE_TO_KW
 from gateway.jsonable import to_jsonable
 from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
+from gateway.vtn.report_store import ReportPoint, ReportStore
 from gateway.vtn.state import VenState, VtnState
-from gateway.vtn.store import ReportPoint, VtnStore
 
 TELEMETRY_USAGE = "TELEMETRY_USAGE"
 TELEMETRY_STATUS = "TELEMETRY_STATUS"
@@ -27,7 +27,7 @@ POWER_ITEMS = {"RealPower", "powerReal"}
 class ReportHandlers:
     def __init__(
         self,
-        store: VtnStore,
+        store: ReportStore,
         state: VtnState,
         redis: Redis,
         prefix: str,

@@ -1,10 +1,10 @@
-"""The VTN's database access: VENs and registrations, their events, queued messages, reports
-and opts. Every row the VTN keeps lives here, so a restart or another process loses nothing."""
+"""The VTN's database access: VENs and registrations, their events, queued messages and opts
+(reports: ``report_store``). Every row the VTN keeps is in the
+database, so a restart or another process loses nothing."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,6 @@ from gateway.db.models import (
     VenMessageRow,
     VenOptRow,
     VenReportRequestRow,
-    VenReportRow,
     VenRow,
 )
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
@@ -69,16 +68,6 @@ class QueuedMessage:
     id: int
     message_type: str
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ReportPoint:
-    r_id: str
-    report_name: str
-    resource_id: str | None
-    item_description: str | None
-    unit: str | None
-    scale: str | None
 
 
 class VtnStore:
@@ -254,91 +243,6 @@ class VtnStore:
                 return None
             row.delivered_at = now
             return QueuedMessage(row.id, row.message_type, dict(row.payload))
-
-    # --- reports --------------------------------------------------------------------------
-    async def register_reports(
-        self,
-        ven_id: str,
-        offered: Sequence[tuple[str, ReportPoint]],
-        requests: Sequence[tuple[str, str, str, list[str], float]],
-        create_report: dict[str, Any] | None,
-        now: datetime,
-    ) -> None:
-        """Store the VEN's report descriptions, the requests made of them and, in the same
-        transaction, the oadrCreateReport that carries those requests on the next poll."""
-        async with self._db.write() as session:
-            specifiers = {spec for spec, _ in offered}
-            existing = (
-                await session.scalars(
-                    select(VenReportRow).where(
-                        VenReportRow.ven_id == ven_id,
-                        VenReportRow.report_specifier_id.in_(specifiers),
-                    )
-                )
-            ).all()
-            for row in existing:
-                await session.delete(row)
-            await session.flush()
-            for spec, point in offered:
-                session.add(
-                    VenReportRow(
-                        ven_id=ven_id, report_specifier_id=spec, r_id=point.r_id,
-                        report_name=point.report_name, resource_id=point.resource_id,
-                        item_description=point.item_description, unit=point.unit,
-                        scale=point.scale, registered_at=now,
-                    )
-                )  # fmt: skip
-            for request_id, spec, name, r_ids, granularity in requests:
-                session.add(
-                    VenReportRequestRow(
-                        report_request_id=request_id, ven_id=ven_id, report_specifier_id=spec,
-                        report_name=name, r_ids=r_ids, granularity_seconds=granularity,
-                        status="requested", created_at=now, updated_at=now,
-                    )
-                )  # fmt: skip
-            if create_report is not None:
-                session.add(
-                    VenMessageRow(
-                        ven_id=ven_id,
-                        message_type="oadrCreateReport",
-                        payload=create_report,
-                        created_at=now,
-                    )
-                )
-
-    async def set_request_status(
-        self, ven_id: str, request_ids: Iterable[str], status: str, now: datetime
-    ) -> int:
-        async with self._db.write() as session:
-            result = await session.execute(
-                update(VenReportRequestRow)
-                .where(
-                    VenReportRequestRow.ven_id == ven_id,
-                    VenReportRequestRow.report_request_id.in_(list(request_ids)),
-                )
-                .values(status=status, updated_at=now)
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
-
-    async def report_points(self, ven_id: str) -> dict[str, tuple[ReportPoint, str | None]]:
-        """rID -> (what it measures, the device it belongs to)."""
-        async with self._db.read() as session:
-            points = (
-                await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
-            ).all()
-            # As in events: a device without a resource id answers to its own id.
-            devices = {
-                (d.resource_id or d.id): d.id
-                for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
-            }
-        return {
-            p.r_id: (
-                ReportPoint(p.r_id, p.report_name, p.resource_id, p.item_description, p.unit,
-                            p.scale),
-                devices.get(p.resource_id) if p.resource_id else None,
-            )
-            for p in points
-        }  # fmt: skip
 
     # --- opts -----------------------------------------------------------------------------
     async def devices_of(self, ven_id: str) -> dict[str, str]:

@@ -12,11 +12,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway.services.container import Services
+from gateway.services.context import ServiceContext
 from gateway.settings import Settings
 from gateway.supervisor import TaskSupervisor
 from gateway.vtn.codec import Encoder
+from gateway.vtn.config import VtnConfig
 from gateway.vtn.endpoint import VtnEndpoint
-from gateway.vtn.service import VtnConfig, VtnService
+from gateway.vtn.service import VtnService
 from gateway.vtn.signing import ReplayGuard, SigningKey
 from gateway.vtn.state import VtnState
 from gateway.vtn.store import VtnStore
@@ -107,10 +109,12 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
     store = VtnStore(services.db)
     state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
     services.publisher.on_published.append(state.published)
+    ctx = ServiceContext(
+        services.db, services.clock, settings.dr_events_channel, services.publisher
+    )
     service = VtnService(
-        config, store, state, services.invitations, services.redis, settings.redis_prefix,
-        services.clock,
-    )  # fmt: skip
+        config, store, state, ctx, services.invitations, services.redis, settings.redis_prefix
+    )
     endpoint = VtnEndpoint(
         service,
         state,

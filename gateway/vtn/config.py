@@ -1,0 +1,18 @@
+"""What the VTN's handlers are configured with (from the settings, by ``wiring``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class VtnConfig:
+    vtn_id: str
+    poll_interval: timedelta
+    near_window: timedelta
+    market_context: str
+    priority: int
+    test_events: bool
+    report_sampling: timedelta
+    open_enrollment: bool

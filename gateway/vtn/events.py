@@ -1,0 +1,170 @@
+"""The VTN's event handlers: polls, oadrRequestEvent, the oadrDistributeEvent both get, and
+the VEN's answers (oadrCreatedEvent)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from openleadr import objects
+
+from gateway.clock import Clock
+from gateway.domain.invitations import Answer
+from gateway.domain.openadr import (
+    VenEvent,
+    after_delivery,
+    needs_distribute,
+    snapshot,
+    visible,
+)
+from gateway.jsonable import from_jsonable
+from gateway.services.invitations import InvitationService
+from gateway.vtn.config import VtnConfig
+from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.payloads import Reply, ok, response_request_id
+from gateway.vtn.state import VenState, VtnState
+from gateway.vtn.store import VtnStore
+from gateway.vtn.ven_answers import take_answer
+
+
+class EventHandlers:
+    def __init__(
+        self,
+        config: VtnConfig,
+        store: VtnStore,
+        state: VtnState,
+        invitations: InvitationService,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._state = state
+        self._invitations = invitations
+        self._clock = clock
+
+    # --- polls and distributes ------------------------------------------------------------
+    async def poll(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        if ven.pending_messages:
+            queued = await self._store.take_next(ven.record.ven_id, self._clock.now())
+            await self._state.changed(ven.record.ven_id)
+            if queued is not None:
+                return queued.message_type, from_jsonable(queued.payload)
+        now = self._clock.now()
+        shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
+        current = snapshot(shown, now, self._config.near_window)
+        if not needs_distribute(current, ven.record.delivered):
+            return "oadrResponse", {"response": ok(None)}
+        return await self._distribute(ven, shown, current, None)
+
+    async def request_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        now = self._clock.now()
+        shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
+        current = snapshot(shown, now, self._config.near_window)
+        limit = payload.get("reply_limit")
+        if isinstance(limit, int) and limit > 0:
+            shown = shown[:limit]
+            current = {k: v for k, v in current.items() if k in {e.event_id for e in shown}}
+        return await self._distribute(ven, shown, current, payload.get("request_id"))
+
+    async def _distribute(
+        self,
+        ven: VenState,
+        shown: list[VenEvent],
+        current: dict[str, list[object]],
+        request_id: str | None,
+    ) -> Reply:
+        now = self._clock.now()
+        delivered = after_delivery(current, ven.record.delivered, {e.event_id for e in ven.events})
+        await self._store.save_delivered(ven.record.ven_id, delivered)
+        await self._state.delivered(ven.record.ven_id, delivered)
+        return "oadrDistributeEvent", {
+            "response": ok(request_id),
+            "request_id": uuid.uuid4().hex,
+            "vtn_id": self._config.vtn_id,
+            "events": [self._event(e, now) for e in shown],
+        }
+
+    def _event(self, event: VenEvent, now: datetime) -> objects.Event:
+        status = event.status(now, self._config.near_window).value
+
+        def interval(value: float) -> list[objects.Interval]:
+            return [objects.Interval(event.start, event.duration, signal_payload=value, uid=0)]
+
+        built = objects.Event(
+            event_descriptor=objects.EventDescriptor(
+                event_id=event.event_id,
+                modification_number=event.modification_number,
+                market_context=self._config.market_context,
+                event_status=status,
+                created_date_time=event.created_at,
+                modification_date_time=now,
+                priority=self._config.priority,
+                test_event=self._config.test_events,
+            ),
+            active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
+            event_signals=[
+                objects.EventSignal(
+                    intervals=interval(float(event.simple_level)),
+                    signal_name="SIMPLE",
+                    signal_type="level",
+                    signal_id=f"{event.event_id}-simple",
+                    current_value=float(event.simple_level) if status == "active" else 0.0,
+                ),
+                objects.EventSignal(
+                    intervals=interval(round(event.dispatch_kw, 6)),
+                    signal_name="LOAD_DISPATCH",
+                    signal_type="delta",
+                    signal_id=f"{event.event_id}-dispatch",
+                    measurement=objects.Measurement(
+                        name="powerReal",
+                        description="RealPower",
+                        unit="W",
+                        scale="k",
+                        power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
+                    ),
+                    current_value=round(event.dispatch_kw, 6) if status == "active" else 0.0,
+                ),
+            ],
+            targets=[objects.Target(ven_id=event.ven_id)]
+            + [objects.Target(resource_id=r) for r in event.resource_ids],
+            response_required="always",
+        )
+        # openleadr's Event recomputes the status from the wall clock and knows nothing of
+        # cancellation or the configured near window; ours is the one that counts.
+        built.event_descriptor.event_status = status
+        return built
+
+    # --- the VEN's answers ----------------------------------------------------------------
+    async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        responses = payload.get("event_responses") or []
+        if isinstance(responses, dict):
+            responses = [responses]
+        events = {e.event_id: e for e in ven.events}
+        plans: list[tuple[VenEvent, Answer, int]] = []
+        for response in responses:
+            event_id = response.get("event_id")
+            event = events.get(event_id) if isinstance(event_id, str) else None
+            if event is None:
+                raise OadrError(StatusCode.INVALID_ID, f"event {event_id} is not one of this VEN's")
+            modification = response.get("modification_number")
+            if not isinstance(modification, int) or isinstance(modification, bool):
+                raise OadrError(StatusCode.INVALID_DATA, f"event {event_id}: no modificationNumber")
+            opt = response.get("opt_type")
+            if opt not in ("optIn", "optOut"):
+                raise OadrError(StatusCode.INVALID_DATA, f"optType {opt!r} is not optIn/optOut")
+            plans.append((event, Answer.YES if opt == "optIn" else Answer.NO, modification))
+        notes = []
+        refused = []
+        for event, answer, modification in plans:
+            outcome = await take_answer(
+                self._invitations, event, event.device_ids, answer, modification
+            )
+            if outcome.refused:
+                refused.append(f"{event.event_id}: {outcome.refused}")
+            elif outcome.changed:
+                notes.append(f"{event.event_id}: answer changed to {answer.value}")
+        request_id = response_request_id(payload)
+        if refused:
+            raise OadrError(StatusCode.NOT_ALLOWED, "; ".join(refused)[:500], request_id=request_id)
+        return "oadrResponse", {"response": ok(request_id, "; ".join(notes)[:500] or "OK")}

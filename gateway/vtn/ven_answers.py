@@ -1,0 +1,31 @@
+"""A VEN's optIn/optOut for its devices in one event, taken through the invitation service
+(the same locked path as admin answers), with each refusal as its OpenADR code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.domain.errors import GatewayError, NotFound
+from gateway.domain.invitations import Answer
+from gateway.domain.openadr import VenEvent
+from gateway.services.invitations import InvitationService, StaleModification, VenAnswerOutcome
+from gateway.vtn.errors import OadrError, StatusCode
+
+
+async def take_answer(
+    invitations: InvitationService,
+    event: VenEvent,
+    device_ids: Sequence[str],
+    answer: Answer,
+    modification: int,
+) -> VenAnswerOutcome:
+    """The modification is checked against the invitation under its lock (450 if the terms
+    changed since), never against a cached copy."""
+    try:
+        return await invitations.answer_from_ven(event.event_id, device_ids, answer, modification)
+    except NotFound as err:
+        raise OadrError(StatusCode.INVALID_ID, err.message) from err
+    except StaleModification as err:
+        raise OadrError(StatusCode.OUT_OF_SEQUENCE, err.message) from err
+    except GatewayError as err:
+        raise OadrError(StatusCode.NOT_ALLOWED, err.message) from err
