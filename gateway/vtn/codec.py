@@ -215,6 +215,29 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+def _preflight(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """openleadr's preflight (it adds the measurements' namespaces the templates need), with
+    each signal's currentValue kept as the VTN set it.
+
+    Its rule 14 compares the event status with "ACTIVE" while statuses are lower case, so it
+    zeroed the SIMPLE currentValue of every event, active ones included: VENs were told
+    "normal" while an event ran. The VTN sets currentValue itself (0 unless active, else the
+    level in force), so whatever the preflight makes of it is undone here.
+    """
+    prepared: dict[str, Any] = preflight_message(message_type, payload)
+    if message_type == "oadrDistributeEvent":
+        for event, ready in zip(payload.get("events") or [], prepared.get("events") or [],
+                                strict=True):  # fmt: skip
+            signals = _member(event, "event_signals") or []
+            for signal, ready_signal in zip(signals, ready["event_signals"], strict=True):
+                ready_signal["current_value"] = _member(signal, "current_value")
+    return prepared
+
+
+def _member(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
 class Encoder:
     """Renders openleadr's templates; signs with a key loaded once, when one is configured."""
 
@@ -234,7 +257,7 @@ class Encoder:
         key = self._plain_key(message_type, payload)
         if key is not None and (cached := self._plain_responses.get(key)) is not None:
             return cached
-        payload = _escaped(preflight_message(message_type, payload))
+        payload = _escaped(_preflight(message_type, payload))
         signed_object = utils.flatten_xml(self._template(f"{message_type}.xml").render(**payload))
         signature = self._sign(signed_object) if self._key is not None else None
         rendered: str = self._template("oadrPayload.xml").render(

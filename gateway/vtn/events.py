@@ -12,6 +12,7 @@ from openleadr import objects
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
 from gateway.domain.openadr import (
+    OadrEventStatus,
     VenEvent,
     after_delivery,
     needs_distribute,
@@ -86,17 +87,20 @@ class EventHandlers:
         }
 
     def _event(self, event: VenEvent, now: datetime) -> objects.Event:
-        status = event.status(now, self._config.near_window).value
+        status = event.status(now, self._config.near_window)
+        active = status is OadrEventStatus.ACTIVE
 
         def interval(value: float) -> list[objects.Interval]:
-            return [objects.Interval(event.start, event.duration, signal_payload=value, uid=0)]
+            # 2.0b: an interval has no dtstart of its own; it follows from the active period.
+            return [objects.Interval(None, event.duration, signal_payload=value, uid=0)]
 
+        dispatch_kw = round(event.dispatch_kw, 6)
         built = objects.Event(
             event_descriptor=objects.EventDescriptor(
                 event_id=event.event_id,
                 modification_number=event.modification_number,
                 market_context=self._config.market_context,
-                event_status=status,
+                event_status=status.value,
                 created_date_time=event.created_at,
                 modification_date_time=now,
                 priority=self._config.priority,
@@ -104,15 +108,16 @@ class EventHandlers:
             ),
             active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
             event_signals=[
+                # currentValue (2.0b profile): 0 unless active, else the one interval's value.
                 objects.EventSignal(
                     intervals=interval(float(event.simple_level)),
                     signal_name="SIMPLE",
                     signal_type="level",
                     signal_id=f"{event.event_id}-simple",
-                    current_value=float(event.simple_level) if status == "active" else 0.0,
+                    current_value=float(event.simple_level) if active else 0.0,
                 ),
                 objects.EventSignal(
-                    intervals=interval(round(event.dispatch_kw, 6)),
+                    intervals=interval(dispatch_kw),
                     signal_name="LOAD_DISPATCH",
                     signal_type="delta",
                     signal_id=f"{event.event_id}-dispatch",
@@ -123,7 +128,7 @@ class EventHandlers:
                         scale="k",
                         power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
                     ),
-                    current_value=round(event.dispatch_kw, 6) if status == "active" else 0.0,
+                    current_value=dispatch_kw if active else 0.0,
                 ),
             ],
             targets=[objects.Target(ven_id=event.ven_id)]
@@ -132,10 +137,9 @@ class EventHandlers:
         )
         # openleadr's Event recomputes the status from the wall clock and knows nothing of
         # cancellation or the configured near window; ours is the one that counts.
-        built.event_descriptor.event_status = status
+        built.event_descriptor.event_status = status.value
         return built
 
-    # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         responses = payload.get("event_responses") or []
         if isinstance(responses, dict):
