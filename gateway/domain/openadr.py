@@ -184,3 +184,20 @@ def after_delivery(
         if k in known and k not in current and str(v[1]) in TERMINAL_STATUSES
     }
     return kept | {k: list(v) for k, v in current.items()}
+
+
+def sampling_period(
+    wanted: timedelta, offered_min: timedelta | None, offered_max: timedelta | None
+) -> timedelta:
+    """The sampling period to ask of a VEN's report point: ``wanted`` moved into the range the
+    VEN offered (its oadrMinPeriod to oadrMaxPeriod), which is the nearest to it the VEN takes.
+
+    A bound that is missing or not positive bounds nothing; when the minimum exceeds the
+    maximum the minimum wins (never sample faster than the VEN can).
+    """
+    period = wanted
+    if offered_max is not None and offered_max > timedelta() and period > offered_max:
+        period = offered_max
+    if offered_min is not None and offered_min > timedelta() and period < offered_min:
+        period = offered_min
+    return period

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.bus.power_bridge import write_readings
 from gateway.clock import Clock
-from gateway.domain.openadr import SCALE_TO_KW
+from gateway.domain.openadr import SCALE_TO_KW, sampling_period
 from gateway.jsonable import to_jsonable
 from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
@@ -47,13 +47,13 @@ class ReportHandlers:
         requests: list[tuple[str, str, str, list[str], float]] = []
         specifiers: list[objects.ReportRequest] = []
         seen: set[tuple[str, str]] = set()
-        granularity = self._sampling
         for report in reports:
             spec = stored_id(report.get("report_specifier_id"), "reportSpecifierID")
             name = str(report.get("report_name") or "").removeprefix("METADATA_")
             if not spec:
                 raise OadrError(StatusCode.INVALID_DATA, "a report has no reportSpecifierID")
-            wanted: list[str] = []
+            # The points asked for, by the sampling period each is asked at: one request each.
+            wanted: dict[timedelta, list[str]] = {}
             for description in report.get("report_descriptions") or []:
                 point = _report_point(description, name)
                 if point is None:
@@ -69,24 +69,13 @@ class ReportHandlers:
                 if name == TELEMETRY_STATUS or (
                     name == TELEMETRY_USAGE and point.item_description in POWER_ITEMS
                 ):
-                    wanted.append(point.r_id)
-            if wanted:
+                    # Within what the VEN offered, or it refuses the request and never reports.
+                    period = sampling_period(self._sampling, *_offered_range(description))
+                    wanted.setdefault(period, []).append(point.r_id)
+            for period, r_ids in wanted.items():
                 request_id = uuid.uuid4().hex
-                requests.append((request_id, spec, name, wanted, granularity.total_seconds()))
-                specifiers.append(
-                    objects.ReportRequest(
-                        report_request_id=request_id,
-                        report_specifier=objects.ReportSpecifier(
-                            report_specifier_id=spec,
-                            granularity=granularity,
-                            report_back_duration=granularity,
-                            specifier_payloads=[
-                                objects.SpecifierPayload(r_id=r, reading_type="Direct Read")
-                                for r in wanted
-                            ],
-                        ),
-                    )
-                )
+                requests.append((request_id, spec, name, r_ids, period.total_seconds()))
+                specifiers.append(_report_request(request_id, spec, period, r_ids))
         create_report = None
         if specifiers:
             create_report = {
@@ -163,6 +152,35 @@ class ReportHandlers:
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
         }
+
+
+def _report_request(
+    request_id: str, spec: str, period: timedelta, r_ids: list[str]
+) -> objects.ReportRequest:
+    """Telemetry every ``period``, each value sent as it is sampled (reportBackDuration)."""
+    return objects.ReportRequest(
+        report_request_id=request_id,
+        report_specifier=objects.ReportSpecifier(
+            report_specifier_id=spec,
+            granularity=period,
+            report_back_duration=period,
+            specifier_payloads=[
+                objects.SpecifierPayload(r_id=r, reading_type="Direct Read") for r in r_ids
+            ],
+        ),
+    )
+
+
+def _offered_range(description: dict[str, Any]) -> tuple[timedelta | None, timedelta | None]:
+    """The oadrMinPeriod and oadrMaxPeriod a point was offered with (None: not given)."""
+    rate = description.get("sampling_rate")
+    if not isinstance(rate, dict):
+        return None, None
+    low, high = rate.get("min_period"), rate.get("max_period")
+    return (
+        low if isinstance(low, timedelta) else None,
+        high if isinstance(high, timedelta) else None,
+    )
 
 
 def _report_point(description: dict[str, Any], report_name: str) -> ReportPoint | None:
