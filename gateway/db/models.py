@@ -95,6 +95,9 @@ class InvitationRow(Base):
     answers: Mapped[list[DeviceAnswerRow]] = relationship(
         lazy="raise_on_sql", order_by="DeviceAnswerRow.id", viewonly=True
     )
+    ven_errors: Mapped[list[VenErrorRow]] = relationship(
+        lazy="raise_on_sql", order_by="VenErrorRow.id", viewonly=True
+    )
 
 
 class InvitationDeviceRow(Base):
@@ -149,6 +152,13 @@ class EventRow(Base):
 
     devices: Mapped[list[EventDeviceRow]] = relationship(
         lazy="raise_on_sql", order_by="EventDeviceRow.position", cascade="all"
+    )
+    # The errors VENs reported for the OpenADR event of its invitation (eventID = its id).
+    ven_errors: Mapped[list[VenErrorRow]] = relationship(
+        primaryjoin="EventRow.invitation_id == foreign(VenErrorRow.invitation_id)",
+        lazy="raise_on_sql",
+        order_by="VenErrorRow.id",
+        viewonly=True,
     )
 
 
@@ -242,6 +252,36 @@ class VenRow(Base):
     last_seen_at: Mapped[datetime | None]
     # What the VEN was last told of its events: eventID -> [modificationNumber, status].
     delivered_events: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The last oadrDistributeEvent it was sent, {"request_id", "event_ids"}: an error the VEN
+    # answers it with (echoing that requestID) is about those events.
+    last_distribute: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The errors it reported (each is a ven_errors row): how many, and the latest as shown.
+    error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Schema deviations tolerated from it (gateway.vtn.tolerance): kind -> {count, last_seen_at}.
+    schema_deviations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Its own power: telemetry naming no resource, when it has no single device to take it.
+    power_kw: Mapped[float | None] = mapped_column(Float)
+    power_at: Mapped[datetime | None]
+    power_r_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class VenErrorRow(Base):
+    """An error a VEN reported: its answer to one of its events (or to nothing it named)."""
+
+    __tablename__ = "ven_errors"
+    __table_args__ = (Index("ix_ven_errors_ven_id_invitation_id", "ven_id", "invitation_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    # The OpenADR eventID it is about, which is the invitation's id; None: it named none.
+    invitation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    message_type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
 
 
 class VenReportRow(Base):
