@@ -39,6 +39,15 @@ class DeviceView(View):
         )
 
 
+class VenPowerView(View):
+    """The VEN's own power: telemetry that names no resource, when the VEN does not have
+    exactly one device to give it to."""
+
+    kw: float
+    ts: AwareDatetime
+    r_id: str | None
+
+
 class VenView(View):
     ven_id: str
     name: str
@@ -53,9 +62,13 @@ class VenView(View):
     )
     devices: int
     created_at: AwareDatetime
+    power: VenPowerView | None
 
     @classmethod
     def of(cls, row: VenRow, devices: int) -> VenView:
+        power = None
+        if row.power_kw is not None and row.power_at is not None:
+            power = VenPowerView(kw=row.power_kw, ts=row.power_at, r_id=row.power_r_id)
         return cls(
             ven_id=row.ven_id,
             name=row.name,
@@ -68,6 +81,7 @@ class VenView(View):
             last_seen_at=row.last_seen_at,
             devices=devices,
             created_at=row.created_at,
+            power=power,
         )
 
 

@@ -1,5 +1,5 @@
-"""The VTN's report storage: the points VENs offer (oadrRegisterReport), and the requests made
-of them with the oadrCreateReport that carries those requests."""
+"""The VTN's report storage: the points VENs offer (oadrRegisterReport), the requests made of
+them with the oadrCreateReport that carries those requests, and a VEN's own power."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.db.engine import Database
-from gateway.db.models import DeviceRow, VenMessageRow, VenReportRequestRow, VenReportRow
+from gateway.db.models import DeviceRow, VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,11 @@ class ReportStore:
             return int(getattr(result, "rowcount", 0) or 0)
 
     async def report_points(self, ven_id: str) -> dict[str, tuple[ReportPoint, str | None]]:
-        """rID -> (what it measures, the device it belongs to)."""
+        """rID -> (what it measures, the device it belongs to).
+
+        A point that names no resource measures the VEN itself (2.0b allows that): it belongs
+        to the VEN's device when the VEN has exactly one, else to no device (the VEN's own
+        power, ``save_ven_power``)."""
         async with self._db.read() as session:
             points = (
                 await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
@@ -103,11 +107,20 @@ class ReportStore:
                 (d.resource_id or d.id): d.id
                 for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
             }
+        only = next(iter(devices.values())) if len(devices) == 1 else None
         return {
             p.r_id: (
                 ReportPoint(p.r_id, p.report_name, p.resource_id, p.item_description, p.unit,
                             p.scale),
-                devices.get(p.resource_id) if p.resource_id else None,
+                devices.get(p.resource_id) if p.resource_id else only,
             )
             for p in points
         }  # fmt: skip
+
+    async def save_ven_power(self, ven_id: str, kw: float, at: datetime, r_id: str) -> None:
+        async with self._db.write() as session:
+            await session.execute(
+                update(VenRow)
+                .where(VenRow.ven_id == ven_id)
+                .values(power_kw=kw, power_at=at, power_r_id=r_id)
+            )

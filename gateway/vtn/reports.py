@@ -1,5 +1,6 @@
 """The VTN's report handlers: a VEN's report registrations, the report requests made of them,
-and its telemetry, which goes to the power bus ({prefix}power:{device})."""
+and its telemetry, which goes to the power bus ({prefix}power:{device}), or is the VEN's own
+power when it names no resource and the VEN has no single device to give it to."""
 
 from __future__ import annotations
 
@@ -111,6 +112,7 @@ class ReportHandlers:
         points = await self._store.report_points(ven.record.ven_id)
         now = self._clock.now()
         readings: list[tuple[str, float, datetime]] = []
+        own: list[tuple[str, float, datetime]] = []  # the VEN's own power, by rID
         for report in payload.get("reports") or []:
             for interval in report.get("intervals") or []:
                 item = interval.get("report_payload") or {}
@@ -137,21 +139,32 @@ class ReportHandlers:
                     or ts > now + timedelta(minutes=5)
                 ):
                     ts = now
-                if device_id is None:
+                if device_id is not None:
+                    readings.append((device_id, kw, ts))
+                elif point.resource_id is None:
+                    own.append((point.r_id, kw, ts))
+                else:
                     raise OadrError(
                         StatusCode.TARGET_MISMATCH,
                         f"rID {r_id}: resource {point.resource_id} is no device of this gateway",
                     )
-                readings.append((device_id, kw, ts))
-        latest: dict[str, tuple[str, float, datetime]] = {}
-        for reading in readings:  # the newest value of each device wins
-            if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
-                latest[reading[0]] = reading
-        await write_readings(self._redis, self._prefix, list(latest.values()), "ven")
+        await write_readings(self._redis, self._prefix, _newest(readings), "ven")
+        if own:
+            r_id, kw, ts = sorted(own, key=lambda reading: reading[2])[-1]  # newest; stable
+            await self._store.save_ven_power(ven.record.ven_id, kw, ts, r_id)
         return "oadrUpdatedReport", {
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
         }
+
+
+def _newest(readings: list[tuple[str, float, datetime]]) -> list[tuple[str, float, datetime]]:
+    """The newest reading of each device (of two as new, the later in the message)."""
+    latest: dict[str, tuple[str, float, datetime]] = {}
+    for reading in readings:
+        if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
+            latest[reading[0]] = reading
+    return list(latest.values())
 
 
 def _report_request(

@@ -1,5 +1,6 @@
 """Telemetry from VENs that are not openleadr (``tests.oadr20b``), and from a stock openleadr
-VEN with a sampling rate of its own: the report request fits what the VEN offered."""
+VEN with a sampling rate of its own: the report request fits what the VEN offered, and a
+report that names no resource is kept, never dropped."""
 
 from __future__ import annotations
 
@@ -124,3 +125,52 @@ async def test_a_stock_openleadr_ven_reporting_every_two_seconds_reaches_the_pow
     reading = await eventually(lambda: _reading(redis, settings, "a1"), timeout=20)
     assert (reading["kw"], reading["source"]) == (1.5, "ven")
     assert abs(datetime.fromisoformat(reading["ts"]) - datetime.now(UTC)) < timedelta(seconds=20)
+
+
+# --- 3. a report that names no resource ----------------------------------------------------
+
+
+async def test_a_ven_level_report_goes_to_the_vens_only_device(
+    api: Api, vens: RawVens, redis: Redis, settings: Settings
+) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    [request] = await _telemetry_request(ven, [_power("site", None, 10, 10)])
+    at = datetime.now(UTC).replace(microsecond=0)
+    updated = await ven.update_report(request, [Reading("site", 4000.0, at)])
+    assert updated.code == 200, updated.description
+    reading = await _reading(redis, settings, "a1")
+    assert reading is not None
+    assert (reading["kw"], reading["ts"]) == (4.0, at.isoformat())
+    assert (await api.get("/api/vens/ven-a"))["power"] is None
+
+
+@pytest.mark.parametrize("devices", [{}, {"a1": "ra1", "a2": "ra2"}], ids=["none", "two"])
+async def test_a_ven_level_report_is_the_vens_own_power_unless_it_has_one_device(
+    api: Api, vens: RawVens, redis: Redis, settings: Settings, devices: dict[str, str]
+) -> None:
+    await provision(api, "ven-a", devices)
+    ven = vens("ven-a", ven_id="ven-a")
+    await ven.register()
+    [request] = await _telemetry_request(ven, [_power("site", None, 10, 10)])
+    first = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=20)
+    readings = [Reading("site", 7000.0, first), Reading("site", 6500.0, first + 10 * SECOND)]
+    updated = await ven.update_report(request, readings)
+    assert updated.code == 200, updated.description
+    power = (await api.get("/api/vens/ven-a"))["power"]
+    assert power is not None
+    assert (power["kw"], power["r_id"]) == (6.5, "site")  # the newest reading
+    assert datetime.fromisoformat(power["ts"]) == first + 10 * SECOND
+    for device_id in devices:
+        assert await _reading(redis, settings, device_id) is None
+
+
+async def test_a_report_for_a_resource_that_is_no_device_is_still_refused(
+    api: Api, vens: RawVens, redis: Redis, settings: Settings
+) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    [request] = await _telemetry_request(ven, [_power("p9", "elsewhere", 10, 10)])
+    updated = await ven.update_report(request, [Reading("p9", 1.0, datetime.now(UTC))])
+    assert updated.code == 462
+    assert "elsewhere" in (updated.description or "")
+    assert await _reading(redis, settings, "a1") is None
+    assert (await api.get("/api/vens/ven-a"))["power"] is None
