@@ -34,6 +34,7 @@ from gateway.services.views import EventView
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
+_EVENT_LOADS = (selectinload(EventRow.devices), selectinload(EventRow.ven_errors))
 
 
 def stage_event(
@@ -120,7 +121,7 @@ class EventService:
 
     async def get(self, event_id: str) -> EventView:
         async with self._ctx.db.read() as session:
-            row = await session.get(EventRow, event_id, options=[selectinload(EventRow.devices)])
+            row = await session.get(EventRow, event_id, options=_EVENT_LOADS)
             if row is None:
                 raise NotFound(f"event {event_id} not found")
         live = None
@@ -140,7 +141,7 @@ class EventService:
         return live
 
     async def find(self, status: EventStatus | None, limit: int) -> list[EventView]:
-        query = select(EventRow).options(selectinload(EventRow.devices))
+        query = select(EventRow).options(*_EVENT_LOADS)
         if status is not None:
             query = query.where(EventRow.status == status.value)
         query = query.order_by(EventRow.start_time.desc()).limit(min(limit, MAX_LIST_LIMIT))
@@ -162,12 +163,7 @@ class EventService:
         ``bump``: give its invitation a new modificationNumber (the caller does not change
         the invitation itself)."""
         now = self._ctx.clock.now()
-        row = await session.get(
-            EventRow,
-            event_id,
-            options=[selectinload(EventRow.devices)],
-            with_for_update=True,
-        )
+        row = await session.get(EventRow, event_id, options=_EVENT_LOADS, with_for_update=True)
         if row is None:
             raise NotFound(f"event {event_id} not found")
         previous = EventStatus(row.status)

@@ -51,7 +51,11 @@ from gateway.services.views import InvitationView
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
-_INVITATION_LOADS = (selectinload(InvitationRow.devices), selectinload(InvitationRow.answers))
+_INVITATION_LOADS = (
+    selectinload(InvitationRow.devices),
+    selectinload(InvitationRow.answers),
+    selectinload(InvitationRow.ven_errors),
+)
 
 
 class InvitationState(StrEnum):
@@ -562,6 +566,11 @@ class InvitationService:
         if row is None:  # pragma: no cover - loaded in the same transaction
             raise NotFound(f"invitation {invitation_id} not found")
         return row
+
+    async def view_changed(self, invitation_id: str) -> None:
+        """What the invitation's view shows changed elsewhere (a VEN error the VTN recorded):
+        drop the cached view, publish what was staged."""
+        await self._after_change(invitation_id)
 
     async def _after_change(self, invitation_id: str) -> None:
         await self._cache.invalidate(f"invitation:{invitation_id}")

@@ -13,6 +13,7 @@ from gateway.db.models import (
     DeviceRow,
     EventRow,
     InvitationRow,
+    VenErrorRow,
     VenRow,
 )
 
@@ -39,6 +40,29 @@ class DeviceView(View):
         )
 
 
+class VenErrorView(View):
+    """An error a VEN reported (an oadrResponse or an eventResponse with a code other than
+    200)."""
+
+    ven_id: str
+    invitation_id: str | None = Field(
+        description="the OpenADR eventID it is about (the invitation's id); null: it named none"
+    )
+    code: int = Field(description="the OpenADR responseCode the VEN sent")
+    description: str
+    message_type: str = Field(description="oadrResponse or oadrCreatedEvent")
+    received_at: AwareDatetime
+
+    @classmethod
+    def of(cls, row: VenErrorRow) -> VenErrorView:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class VenErrorsSummary(View):
+    count: int
+    last: VenErrorView | None
+
+
 class VenPowerView(View):
     """The VEN's own power: telemetry that names no resource, when the VEN does not have
     exactly one device to give it to."""
@@ -62,10 +86,12 @@ class VenView(View):
     )
     devices: int
     created_at: AwareDatetime
+    errors: VenErrorsSummary = Field(description="errors the VEN reported, and the latest")
     power: VenPowerView | None
 
     @classmethod
     def of(cls, row: VenRow, devices: int) -> VenView:
+        last_error = row.last_error
         power = None
         if row.power_kw is not None and row.power_at is not None:
             power = VenPowerView(kw=row.power_kw, ts=row.power_at, r_id=row.power_r_id)
@@ -81,6 +107,10 @@ class VenView(View):
             last_seen_at=row.last_seen_at,
             devices=devices,
             created_at=row.created_at,
+            errors=VenErrorsSummary(
+                count=row.error_count or 0,
+                last=None if last_error is None else VenErrorView.model_validate(last_error),
+            ),
             power=power,
         )
 
@@ -128,6 +158,10 @@ class InvitationView(View):
     answers: list[AnswerView]
     auto_response: AutoResponseState
     event_id: str | None
+    # A default: views cached before VEN errors were shown still read back.
+    ven_errors: list[VenErrorView] = Field(
+        default_factory=list, description="errors its VENs reported for it"
+    )
 
     @classmethod
     def of(cls, row: InvitationRow) -> InvitationView:
@@ -151,6 +185,7 @@ class InvitationView(View):
                 due_at=row.auto_response_due_at, note=row.auto_response_note
             ),
             event_id=row.event_id,
+            ven_errors=[VenErrorView.of(e) for e in row.ven_errors],
         )
 
 
@@ -189,9 +224,15 @@ class EventView(View):
     cancel_reason: str | None
     results: EventResults
     live: dict[str, Any] | None = None
+    ven_errors: list[VenErrorView] = Field(
+        description="errors VENs reported for the OpenADR event of its invitation"
+    )
 
     @classmethod
     def of(cls, row: EventRow, live: dict[str, Any] | None = None) -> EventView:
+        # An event scheduled directly has no invitation, so no OpenADR event a VEN could
+        # answer (and its errors are never loaded).
+        errors = row.ven_errors if row.invitation_id is not None else []
         return cls(
             id=row.id,
             invitation_id=row.invitation_id,
@@ -226,6 +267,7 @@ class EventView(View):
                 gap_seconds=row.gap_seconds,
             ),
             live=live,
+            ven_errors=[VenErrorView.of(e) for e in errors],
         )
 
 

@@ -23,7 +23,8 @@ from gateway.vtn.signing import (
     fingerprint_of_der,
     verify_signature,
 )
-from gateway.vtn.state import VtnState
+from gateway.vtn.state import VenState, VtnState
+from gateway.vtn.ven_errors import reports_an_error
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class VtnEndpoint:
         try:
             incoming = decode(body)
             if incoming.message_type == "oadrResponse":
+                # An answer to the VTN is never answered; one carrying an error is recorded.
+                if reports_an_error(incoming.payload):
+                    await self._take_error(request, incoming)
                 return web.Response(status=200, content_type="application/xml")
             if incoming.message_type not in SERVICE_MESSAGES[service]:
                 raise OadrError(
@@ -114,11 +118,7 @@ class VtnEndpoint:
 
     async def _dispatch(self, request: web.Request, incoming: Incoming) -> Reply:
         payload = incoming.payload
-        caller = Caller(self._fingerprint(request))
-        if (self._tls or self._header) and caller.fingerprint is None:
-            raise OadrError(
-                StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "a client certificate is required"
-            )
+        caller = self._caller(request)
         vtn_id = payload.get("vtn_id")
         if vtn_id is not None and vtn_id != self.vtn_id:
             raise OadrError(StatusCode.INVALID_ID, f"vtnID {vtn_id} is not this VTN's")
@@ -133,8 +133,25 @@ class VtnEndpoint:
 
             # The signature is checked against the provisioned VEN's certificate once the
             # service knows which VEN this is (over plain HTTP there is no TLS certificate).
-            return await self._service.create_party_registration(payload, caller, verify)
-        ven_id = payload.get("ven_id")
+            response_type, reply = await self._service.create_party_registration(
+                payload, caller, verify
+            )
+            return response_type, reply
+        ven = await self._authenticated(incoming, caller)
+        handler = self._service.handlers.get(message_type)
+        if handler is None:
+            raise OadrError(
+                StatusCode.REPORT_NOT_SUPPORTED
+                if "Report" in message_type
+                else StatusCode.COMPLIANCE_ERROR,
+                f"this VTN does not take {message_type}",
+            )
+        return await handler(ven, payload)
+
+    async def _authenticated(self, incoming: Incoming, caller: Caller) -> VenState:
+        """The registered VEN that sent ``incoming``, its certificate and signature checked."""
+        message_type = incoming.message_type
+        ven_id = incoming.payload.get("ven_id")
         if not isinstance(ven_id, str) or not ven_id:
             raise OadrError(StatusCode.INVALID_ID, f"{message_type} must carry a venID")
         ven = await self._state.get(ven_id)
@@ -147,15 +164,25 @@ class VtnEndpoint:
         await self._check_signature(incoming, ven.record.fingerprint or caller.fingerprint)
         ven = self._service.require(ven, ven_id, message_type)
         self._state.seen(ven_id)
-        handler = self._service.handlers.get(message_type)
-        if handler is None:
+        return ven
+
+    async def _take_error(self, request: web.Request, incoming: Incoming) -> None:
+        """Record the error an oadrResponse reports, once its VEN is authenticated; from
+        anyone else it changes nothing (and, being an answer, is answered with nothing)."""
+        try:
+            ven = await self._authenticated(incoming, self._caller(request))
+        except OadrError as err:
+            logger.info("VTN ignored an error oadrResponse: %d %s", err.code, err)
+            return
+        await self._service.events.error_response(ven, incoming.payload)
+
+    def _caller(self, request: web.Request) -> Caller:
+        caller = Caller(self._fingerprint(request))
+        if (self._tls or self._header) and caller.fingerprint is None:
             raise OadrError(
-                StatusCode.REPORT_NOT_SUPPORTED
-                if "Report" in message_type
-                else StatusCode.COMPLIANCE_ERROR,
-                f"this VTN does not take {message_type}",
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "a client certificate is required"
             )
-        return await handler(ven, payload)
+        return caller
 
     def _fingerprint(self, request: web.Request) -> str | None:
         if self._header:

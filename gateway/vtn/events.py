@@ -1,5 +1,5 @@
 """The VTN's event handlers: polls, oadrRequestEvent, the oadrDistributeEvent both get, and
-the VEN's answers (oadrCreatedEvent)."""
+the VEN's answers (oadrCreatedEvent, and the oadrResponse it may send instead)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from gateway.vtn.payloads import Reply, ok, response_request_id
 from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import VtnStore
 from gateway.vtn.ven_answers import take_answer
+from gateway.vtn.ven_errors import ReportedError, VenErrors, reported_error
 
 
 class EventHandlers:
@@ -36,12 +37,14 @@ class EventHandlers:
         store: VtnStore,
         state: VtnState,
         invitations: InvitationService,
+        errors: VenErrors,
         clock: Clock,
     ) -> None:
         self._config = config
         self._store = store
         self._state = state
         self._invitations = invitations
+        self._errors = errors
         self._clock = clock
 
     # --- polls and distributes ------------------------------------------------------------
@@ -77,11 +80,13 @@ class EventHandlers:
     ) -> Reply:
         now = self._clock.now()
         delivered = after_delivery(current, ven.record.delivered, {e.event_id for e in ven.events})
-        await self._store.save_delivered(ven.record.ven_id, delivered)
+        # Its requestID is kept with the events it lists: a VEN's error echoing it names them.
+        distribute = {"request_id": uuid.uuid4().hex, "event_ids": [e.event_id for e in shown]}
+        await self._store.save_delivered(ven.record.ven_id, delivered, distribute)
         await self._state.delivered(ven.record.ven_id, delivered)
         return "oadrDistributeEvent", {
             "response": ok(request_id),
-            "request_id": uuid.uuid4().hex,
+            "request_id": distribute["request_id"],
             "vtn_id": self._config.vtn_id,
             "events": [self._event(e, now) for e in shown],
         }
@@ -140,12 +145,16 @@ class EventHandlers:
         built.event_descriptor.event_status = status.value
         return built
 
+    # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        """optIn/optOut per event. An eventResponse with an error code is the VEN's refusal:
+        recorded, and its optOut taken; an optIn that comes with an error commits nothing."""
         responses = payload.get("event_responses") or []
         if isinstance(responses, dict):
             responses = [responses]
         events = {e.event_id: e for e in ven.events}
         plans: list[tuple[VenEvent, Answer, int]] = []
+        errors: list[ReportedError] = []
         for response in responses:
             event_id = response.get("event_id")
             event = events.get(event_id) if isinstance(event_id, str) else None
@@ -157,7 +166,16 @@ class EventHandlers:
             opt = response.get("opt_type")
             if opt not in ("optIn", "optOut"):
                 raise OadrError(StatusCode.INVALID_DATA, f"optType {opt!r} is not optIn/optOut")
+            error = reported_error(response, event.event_id)
+            if error is not None:
+                errors.append(error)
+                if opt == "optIn":
+                    continue
             plans.append((event, Answer.YES if opt == "optIn" else Answer.NO, modification))
+        overall = reported_error(payload.get("response"), None)
+        await self._errors.record(
+            ven.record.ven_id, "oadrCreatedEvent", errors + ([overall] if overall else [])
+        )
         notes = []
         refused = []
         for event, answer, modification in plans:
@@ -172,3 +190,21 @@ class EventHandlers:
         if refused:
             raise OadrError(StatusCode.NOT_ALLOWED, "; ".join(refused)[:500], request_id=request_id)
         return "oadrResponse", {"response": ok(request_id, "; ".join(notes)[:500] or "OK")}
+
+    async def error_response(self, ven: VenState, payload: dict[str, Any]) -> None:
+        """An oadrResponse with an error code: about the events of the distribute whose
+        requestID it echoes, else about none it names."""
+        response = payload.get("response")
+        error = reported_error(response, None)
+        if error is None:
+            return
+        echoed = response.get("request_id") if isinstance(response, dict) else None
+        last = await self._store.last_distribute(ven.record.ven_id)
+        event_ids: list[str | None] = [None]
+        if echoed and last is not None and last.get("request_id") == echoed:
+            event_ids = list(last.get("event_ids") or []) or [None]
+        await self._errors.record(
+            ven.record.ven_id,
+            "oadrResponse",
+            [ReportedError(e, error.code, error.description) for e in event_ids],
+        )

@@ -26,6 +26,7 @@ from gateway.vtn.report_store import ReportStore
 from gateway.vtn.reports import ReportHandlers
 from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import Registration, VenRecord, VtnStore
+from gateway.vtn.ven_errors import VenErrors
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ class VtnService:
         self._store = store
         self._state = state
         self._clock: Clock = ctx.clock
-        self.events = EventHandlers(config, store, state, invitations, ctx.clock)
+        self.events = EventHandlers(
+            config, store, state, invitations, VenErrors(ctx, invitations), ctx.clock
+        )
         opts = OptHandlers(store, invitations, ctx.clock)
         reports = ReportHandlers(
             ReportStore(ctx.db), state, redis, prefix, ctx.clock, config.report_sampling

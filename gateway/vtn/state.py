@@ -41,7 +41,7 @@ SEEN_MESSAGE_IDS = 4096
 # dr_events that change nothing a VEN is told (its status follows the clock).
 _IRRELEVANT = frozenset({
     "event_started", "event_progress", "event_completed", "ven_provisioned",
-    "device_instructions_updated", "auto_response_updated",
+    "device_instructions_updated", "auto_response_updated", "ven_error",
 })  # fmt: skip
 
 

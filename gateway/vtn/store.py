@@ -1,5 +1,5 @@
 """The VTN's database access: VENs and registrations, their events, queued messages and opts
-(reports: ``report_store``). Every row the VTN keeps is in the
+(reports: ``report_store``; VEN errors: ``ven_errors``). Every row the VTN keeps is in the
 database, so a restart or another process loses nothing."""
 
 from __future__ import annotations
@@ -146,11 +146,23 @@ class VtnStore:
                 .values(status="cancelled")
             )
 
-    async def save_delivered(self, ven_id: str, delivered: dict[str, Any]) -> None:
+    async def save_delivered(
+        self, ven_id: str, delivered: dict[str, Any], distribute: dict[str, Any]
+    ) -> None:
+        """What the VEN was told, and the distribute that told it (its requestID and events)."""
         async with self._db.write() as session:
             await session.execute(
-                update(VenRow).where(VenRow.ven_id == ven_id).values(delivered_events=delivered)
+                update(VenRow)
+                .where(VenRow.ven_id == ven_id)
+                .values(delivered_events=delivered, last_distribute=distribute)
             )
+
+    async def last_distribute(self, ven_id: str) -> dict[str, Any] | None:
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(VenRow.last_distribute).where(VenRow.ven_id == ven_id)
+            )
+            return None if found is None else dict(found)
 
     async def touch(self, seen: dict[str, datetime]) -> None:
         if not seen:
