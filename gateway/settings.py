@@ -31,6 +31,8 @@ ENV_PREFIX = "GATEWAY_"
 DEFAULT_CONFIG_FILE = Path("config/gateway.toml")
 
 AnswerPolicyName = Literal["all", "partial"]
+# How the VTN takes schema deviations of field VENs (gateway.vtn.tolerance).
+VtnSchemaMode = Literal["tolerant", "strict"]
 
 
 class SettingsError(Exception):
@@ -130,6 +132,7 @@ class Settings(BaseSettings):
     vtn_require_signatures: bool | None = None
     vtn_client_cert_header: str | None = Field(default=None, min_length=1, max_length=128)
     vtn_replay_window_seconds: float = Field(default=300.0, ge=1.0, le=86_400)
+    vtn_schema: VtnSchemaMode = "tolerant"
 
     upstream: UpstreamSettings | None = None
 

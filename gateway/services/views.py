@@ -63,6 +63,11 @@ class VenErrorsSummary(View):
     last: VenErrorView | None
 
 
+class SchemaDeviationView(View):
+    count: int = Field(description="messages from the VEN that needed this repair")
+    last_seen_at: AwareDatetime
+
+
 class VenPowerView(View):
     """The VEN's own power: telemetry that names no resource, when the VEN does not have
     exactly one device to give it to."""
@@ -87,6 +92,10 @@ class VenView(View):
     devices: int
     created_at: AwareDatetime
     errors: VenErrorsSummary = Field(description="errors the VEN reported, and the latest")
+    schema_deviations: dict[str, SchemaDeviationView] = Field(
+        description="schema deviations tolerated from the VEN (vtn_schema = tolerant), by kind "
+        "(counted every few seconds)"
+    )
     power: VenPowerView | None
 
     @classmethod
@@ -111,6 +120,10 @@ class VenView(View):
                 count=row.error_count or 0,
                 last=None if last_error is None else VenErrorView.model_validate(last_error),
             ),
+            schema_deviations={
+                kind: SchemaDeviationView.model_validate(seen)
+                for kind, seen in (row.schema_deviations or {}).items()
+            },
             power=power,
         )
 

@@ -20,6 +20,7 @@ from signxml.algorithms import SignatureMethod
 
 from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.signing import SigningKey
+from gateway.vtn.tolerance import Deviation, repaired
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,21 @@ class MalformedXml(Exception):
 class Incoming:
     message_type: str
     payload: dict[str, Any]
-    tree: etree._Element
+    tree: etree._Element  # as sent: what its signature covers
     signed: bool
+    deviations: frozenset[Deviation] = frozenset()  # tolerated, and repaired in ``payload``
 
 
 def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def decode(body: bytes) -> Incoming:
+def decode(body: bytes, *, tolerant: bool = False) -> Incoming:
     """Well-formed, an oadrPayload, schema-valid and parsable, else an error to answer with.
 
     ``MalformedXml`` when no OpenADR answer can be formed; ``OadrError`` (with whatever
-    message type and requestID could be read) when one can.
+    message type and requestID could be read) when one can. ``tolerant``: the deviations of
+    ``gateway.vtn.tolerance`` are repaired (in a copy) rather than refused.
     """
     try:
         tree = etree.fromstring(body, _PARSER)
@@ -77,20 +80,23 @@ def decode(body: bytes) -> Incoming:
             message_type=message_type,
             request_id=request_id,
         )
-    try:
-        valid = XML_SCHEMA.validate(tree)
-    except etree.XMLSchemaValidateError:  # lxml's "internal error": still the client's input
-        valid = False
-    if not valid:
-        error = XML_SCHEMA.error_log.last_error
+    checked, deviations = tree, frozenset[Deviation]()
+    error = _schema_error(tree)
+    if error is not None and tolerant and (repair := repaired(tree)) is not None:
+        checked, deviations = repair
+        error = _schema_error(checked)
+    if error is not None:
         raise OadrError(
             StatusCode.INVALID_DATA,
-            f"schema validation failed: {error.message if error else 'invalid'}"[:500],
+            f"schema validation failed: {error}"[:500],
             message_type=message_type,
             request_id=request_id,
         )
     try:
-        payload = _poll_payload(tree) if message_type == "oadrPoll" else _parse(body)
+        if message_type == "oadrPoll":
+            payload = _poll_payload(checked)
+        else:
+            payload = _parse(etree.tostring(checked) if deviations else body)
     except Exception as err:  # openleadr's normaliser raises anything on odd but valid input
         raise OadrError(
             StatusCode.INVALID_DATA,
@@ -99,7 +105,19 @@ def decode(body: bytes) -> Incoming:
             request_id=request_id,
         ) from err
     signed = tree.find(f"{{{_DS}}}Signature") is not None
-    return Incoming(message_type, payload, tree, signed)
+    return Incoming(message_type, payload, tree, signed, deviations)
+
+
+def _schema_error(tree: etree._Element) -> str | None:
+    """The first XSD error, in document order (the one a VEN's author fixes first); None when
+    valid."""
+    try:
+        if XML_SCHEMA.validate(tree):
+            return None
+    except etree.XMLSchemaValidateError:  # lxml's "internal error": still the client's input
+        pass
+    first = next(iter(XML_SCHEMA.error_log), None)
+    return first.message if first is not None else "invalid"
 
 
 def _poll_payload(tree: etree._Element) -> dict[str, Any]:

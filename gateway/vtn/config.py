@@ -16,3 +16,4 @@ class VtnConfig:
     test_events: bool
     report_sampling: timedelta
     open_enrollment: bool
+    tolerant: bool  # vtn_schema = "tolerant": see gateway.vtn.tolerance

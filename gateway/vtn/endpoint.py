@@ -58,6 +58,7 @@ class VtnEndpoint:
         client_cert_header: str | None,
         signatures_required: bool,
         max_body_bytes: int,
+        tolerant: bool,
     ) -> None:
         self._service = service
         self._state = state
@@ -68,6 +69,7 @@ class VtnEndpoint:
         self._header = client_cert_header
         self._signatures_required = signatures_required
         self._max_body = max_body_bytes
+        self._tolerant = tolerant
         self.vtn_id = service.config.vtn_id
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -82,7 +84,7 @@ class VtnEndpoint:
             return web.Response(status=413, text=f"body larger than {self._max_body} bytes")
         incoming: Incoming | None = None
         try:
-            incoming = decode(body)
+            incoming = decode(body, tolerant=self._tolerant)
             if incoming.message_type == "oadrResponse":
                 # An answer to the VTN is never answered; one carrying an error is recorded.
                 if reports_an_error(incoming.payload):
@@ -136,6 +138,8 @@ class VtnEndpoint:
             response_type, reply = await self._service.create_party_registration(
                 payload, caller, verify
             )
+            if isinstance(reply.get("ven_id"), str):
+                self._state.seen(reply["ven_id"], incoming.deviations)
             return response_type, reply
         ven = await self._authenticated(incoming, caller)
         handler = self._service.handlers.get(message_type)
@@ -163,7 +167,7 @@ class VtnEndpoint:
         self._service.check_fingerprint(ven.record, caller)
         await self._check_signature(incoming, ven.record.fingerprint or caller.fingerprint)
         ven = self._service.require(ven, ven_id, message_type)
-        self._state.seen(ven_id)
+        self._state.seen(ven_id, incoming.deviations)
         return ven
 
     async def _take_error(self, request: web.Request, incoming: Incoming) -> None:

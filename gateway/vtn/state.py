@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from gateway.clock import Clock
 from gateway.domain.openadr import VenEvent
 from gateway.supervisor import pause
-from gateway.vtn.store import VenRecord, VenSnapshot, VtnStore
+from gateway.vtn.store import Sighting, VenRecord, VenSnapshot, VtnStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class VtnState:
         self._device_ven: dict[str, str | None] = {}
         self._invitation_vens: dict[str, set[str]] = {}
         self._seen: dict[str, datetime] = {}
+        self._deviations: dict[str, dict[str, Sighting]] = {}
         self._handled: deque[str] = deque(maxlen=SEEN_MESSAGE_IDS)
         self._handled_set: set[str] = set()
         self._bulk: asyncio.Task[None] | None = None
@@ -241,17 +242,31 @@ class VtnState:
             return  # the invitation's own message (answered) already marks its VENs
         self.invalidate()  # an event cancelled or missed, or anything unknown
 
-    # --- last seen ------------------------------------------------------------------------
-    def seen(self, ven_id: str) -> None:
-        self._seen[ven_id] = self._clock.now()
+    # --- last seen, and deviations tolerated ------------------------------------------------
+    def seen(self, ven_id: str, deviations: Iterable[str] = ()) -> None:
+        """An authenticated message from the VEN, which needed these schema repairs."""
+        now = self._clock.now()
+        self._seen[ven_id] = now
+        for kind in deviations:
+            counts = self._deviations.setdefault(ven_id, {})
+            counts[kind] = (counts.get(kind, (0, now))[0] + 1, now)
 
     async def flush_seen(self) -> None:
+        """Store the last-seen times and deviation counts gathered since the last flush (in
+        memory until then: one write for all, not one per message)."""
         seen, self._seen = self._seen, {}
+        deviations, self._deviations = self._deviations, {}
         try:
             await self._store.touch(seen)
+            await self._store.count_deviations(deviations)
         except Exception:
             for ven_id, when in seen.items():  # keep them for the next flush
                 self._seen.setdefault(ven_id, when)
+            for ven_id, kinds in deviations.items():
+                counts = self._deviations.setdefault(ven_id, {})
+                for kind, (count, last) in kinds.items():
+                    newer = counts.get(kind, (0, last))
+                    counts[kind] = (count + newer[0], max(last, newer[1]))
             raise
 
     async def flush_seen_forever(self, stopping: asyncio.Event) -> None:

@@ -5,6 +5,7 @@ database, so a restart or another process loses nothing."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +62,10 @@ class Registration:
     http_pull_model: bool | None
     xml_signature: bool | None
     report_only: bool | None
+
+
+# How often a VEN showed one deviation since the last flush, and when it last did.
+Sighting = tuple[int, datetime]
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,21 @@ class VtnStore:
                 select(VenRow.last_distribute).where(VenRow.ven_id == ven_id)
             )
             return None if found is None else dict(found)
+
+    async def count_deviations(self, counts: Mapping[str, Mapping[str, Sighting]]) -> None:
+        """Add to each VEN's count of each tolerated schema deviation (``VtnState.seen``)."""
+        if not counts:
+            return
+        async with self._db.write() as session:
+            for ven_id, kinds in counts.items():
+                row = await session.get(VenRow, ven_id, with_for_update=True)
+                if row is None:
+                    continue  # deleted since
+                known = dict(row.schema_deviations or {})
+                for kind, (count, last) in kinds.items():
+                    before = int((known.get(kind) or {}).get("count", 0))
+                    known[kind] = {"count": before + count, "last_seen_at": last.isoformat()}
+                row.schema_deviations = known
 
     async def touch(self, seen: dict[str, datetime]) -> None:
         if not seen:

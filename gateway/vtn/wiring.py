@@ -105,6 +105,7 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
         test_events=settings.vtn_test_events,
         report_sampling=timedelta(seconds=settings.vtn_report_sampling_seconds),
         open_enrollment=settings.open_enrollment,
+        tolerant=settings.vtn_schema == "tolerant",
     )
     store = VtnStore(services.db)
     state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
@@ -129,5 +130,6 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
         client_cert_header=settings.vtn_client_cert_header,
         signatures_required=settings.vtn_signatures_required,
         max_body_bytes=settings.max_body_bytes,
+        tolerant=config.tolerant,
     )
     return Vtn(endpoint, state, service, signing_key)
