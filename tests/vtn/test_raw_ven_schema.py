@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import VTN
 from gateway.security.certs import DevPki, init_dev_pki
+from gateway.settings import SettingsError, load_settings
 from tests.oadr20b import messages
 from tests.oadr20b.dialects import volttron
 from tests.oadr20b.messages import OfferedPoint, OfferedReport
@@ -154,3 +155,12 @@ class TestStrict:
         ven = vens("ven-a", ven_id="ven-a")
         assert (await ven.register()).code == 200
         assert (await ven.register_reports([OfferedReport("telemetry", [POINT])])).code == 200
+
+
+def test_vtn_schema_is_tolerant_or_strict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("GATEWAY_VTN_SCHEMA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no config/gateway.toml
+    assert load_settings().vtn_schema == "tolerant"
+    assert load_settings(vtn_schema="strict").vtn_schema == "strict"
+    with pytest.raises(SettingsError, match="vtn_schema"):
+        load_settings(vtn_schema="lenient")
