@@ -94,6 +94,14 @@ def test_a_vtn_port_in_use_is_named_and_nothing_is_started(workdir: Path) -> Non
     assert not (workdir / "data" / "redis.sock").exists()  # no embedded Redis was started
 
 
+def _the_one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """A start-up failure: exit code 1 and exactly one line on stderr, which is returned."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def _refused_port() -> int:
     return free_port()  # nothing listens there once the probe socket is closed
 
@@ -105,14 +113,12 @@ def test_a_database_on_a_dead_port_is_one_line_naming_the_setting(
     url = f"postgresql://gw:s3cret-pw@127.0.0.1:{_refused_port()}/gateway"
     result = _run_once(workdir, *command, GATEWAY_DATABASE_URL=url, GATEWAY_ADMIN_TOKEN=TOKEN,
                        GATEWAY_HTTP_PORT=str(free_port()))  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert "database_url" in lines[0]
-    assert "127.0.0.1" in lines[0]
+    line = _the_one_line(result)
+    assert "database_url" in line
+    assert "127.0.0.1" in line
     assert "s3cret-pw" not in result.stderr + result.stdout
-    assert "***" in lines[0]
-    assert "refused" in lines[0].lower()
+    assert "***" in line
+    assert "refused" in line.lower()
 
 
 @pytest.mark.skipif(POSTGRES_URL is None, reason="needs a PostgreSQL server")
@@ -124,21 +130,17 @@ def test_a_database_that_does_not_exist_is_one_line(
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_gateway_db"
     result = _run_once(workdir, *command, GATEWAY_DATABASE_URL=url, GATEWAY_ADMIN_TOKEN=TOKEN,
                        GATEWAY_HTTP_PORT=str(free_port()))  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert "database_url" in lines[0]
-    assert 'database "no_such_gateway_db" does not exist' in lines[0]
+    line = _the_one_line(result)
+    assert "database_url" in line
+    assert 'database "no_such_gateway_db" does not exist' in line
 
 
 def test_a_redis_on_a_dead_port_is_one_line_naming_the_setting(workdir: Path) -> None:
     url = f"redis://:r3dis-pw@127.0.0.1:{_refused_port()}/0"
     result = _run_once(workdir, "run", GATEWAY_REDIS_URL=url, GATEWAY_ADMIN_TOKEN=TOKEN,
                        GATEWAY_HTTP_PORT=str(free_port()))  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 1, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert "redis_url" in lines[0]
+    line = _the_one_line(result)
+    assert "redis_url" in line
     assert "r3dis-pw" not in result.stderr
     assert "serving on" not in result.stderr
 
