@@ -14,7 +14,6 @@ from gateway.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_CONFIG = 2
 EXIT_USAGE = 2
-EXIT_FAILED = 1
 logger = logging.getLogger("gateway")
 
 
@@ -182,6 +181,7 @@ def _certs_init(args: argparse.Namespace) -> int:
 async def _db(settings: Settings, command: str) -> int:
     from gateway.db import migrate
     from gateway.db.engine import Database
+    from gateway.server import EXIT_FAILED
     from gateway.startup import StartupError, reason, upgrade_database
 
     db = Database(settings.resolved_database_url)

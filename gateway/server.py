@@ -29,7 +29,7 @@ from gateway.supervisor import end_tasks
 logger = logging.getLogger("gateway")
 
 EXIT_OK = 0
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # also ``oadr-gateway db``'s, when the database cannot be opened
 # From the signal to the process's end, whatever it was doing.
 EXIT_SECONDS = 9.0
 # Requests under way on the admin port get this long to finish at shutdown.

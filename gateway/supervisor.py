@@ -65,10 +65,6 @@ class TaskSupervisor:
         self._owned.append(_Owned(task, stoppable))
         return task
 
-    @property
-    def names(self) -> list[str]:
-        return [owned.task.get_name() for owned in self._owned if not owned.task.done()]
-
     async def stop(self, grace_seconds: float = 3.0, cancel_seconds: float = 2.0) -> list[str]:
         """End every task: the names of those still running after both bounds (logged)."""
         self.stopping.set()
