@@ -22,6 +22,7 @@ import threading
 from aiohttp import web
 
 from gateway import __version__
+from gateway.heap import settle_after_start
 from gateway.settings import Settings
 from gateway.startup import StartupError
 from gateway.supervisor import end_tasks
@@ -89,6 +90,7 @@ async def _serve(settings: Settings, admin_token: str) -> int:
                 __version__, settings.http_host, settings.http_port,
                 f", OpenADR VTN at {vtn}" if vtn else "",
             )  # fmt: skip
+            settle_after_start()
             await stop.wait()
         logger.info("stopping")
         try:

@@ -154,6 +154,8 @@ def test_serving_on_names_both_urls_once_the_dependencies_answered(workdir: Path
         assert f"http://127.0.0.1:{port}" in line
         assert f"OpenADR VTN at http://127.0.0.1:{port}/OpenADR2/Simple/2.0b" in line
         assert log.index("database sqlite") < log.index("serving on")
+        # Once serving, the start-up heap is out of the collector's reach (gateway.heap).
+        assert log.index("serving on") < log.index("start-up heap frozen")
     finally:
         _stop_within_bound(gw)
 
