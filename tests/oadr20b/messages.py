@@ -94,6 +94,18 @@ def cancel_party_registration(request_id: str, registration_id: str, ven_id: str
     )
 
 
+def canceled_party_registration(
+    ven_id: str, request_id: str, registration_id: str | None, code: int = 200
+) -> etree._Element:
+    """The VEN's answer to the VTN's oadrCancelPartyRegistration (``request_id``: its own)."""
+    return message(
+        "oadrCanceledPartyRegistration",
+        ei_response(code, "OK" if code == 200 else "error", request_id),
+        None if registration_id is None else el("ei:registrationID", registration_id),
+        el("ei:venID", ven_id),
+    )
+
+
 def response(ven_id: str, code: int, description: str | None, request_id: str) -> etree._Element:
     """oadrResponse: the VEN's answer to a message it got (200, or its error)."""
     return message(
@@ -189,6 +201,22 @@ class PowerReal:
 
 
 @dataclass(frozen=True)
+class EnergyReal:
+    """emix itemBase power:energyReal (Wh with scale ``none``, kWh with ``k``)."""
+
+    units: str = "Wh"
+    scale: str = "none"
+
+    def element(self) -> etree._Element:
+        return el(
+            "power:energyReal",
+            el("power:itemDescription", "RealEnergy"),
+            el("power:itemUnits", self.units),
+            el("scale:siScaleCode", self.scale),
+        )
+
+
+@dataclass(frozen=True)
 class OfferedPoint:
     """One data point (rID) of a METADATA report: what it measures, for whom, how often."""
 
@@ -196,7 +224,7 @@ class OfferedPoint:
     resource_id: str | None  # None: the VEN itself (no reportSubject, no reportDataSource)
     min_period: timedelta
     max_period: timedelta
-    measurement: PowerReal | None = field(default_factory=PowerReal)
+    measurement: PowerReal | EnergyReal | None = field(default_factory=PowerReal)
     report_type: str = "reading"
     reading_type: str = "Direct Read"
     on_change: bool = False
@@ -313,6 +341,67 @@ def update_report(
     )
 
 
+def create_report(
+    request_id: str,
+    ven_id: str,
+    *,
+    report_request_id: str,
+    specifier_id: str = "METADATA",
+    granularity: timedelta = timedelta(),
+    report_back: timedelta = timedelta(),
+    interval: tuple[datetime, timedelta] | None = None,
+    r_ids: Sequence[str] = ("0",),
+) -> etree._Element:
+    """A VEN's request for a VTN report: by default its METADATA once (reportSpecifierID
+    METADATA, granularity and reportBackDuration 0, as the profile's VRS cases send it)."""
+    report_interval = None
+    if interval is not None:
+        report_interval = el(
+            "ei:reportInterval",
+            el(
+                "xcal:properties",
+                el("xcal:dtstart", el("xcal:date-time", date_time(interval[0]))),
+                el("xcal:duration", el("xcal:duration", duration(interval[1]))),
+            ),
+        )
+    return message(
+        "oadrCreateReport",
+        el("pyld:requestID", request_id),
+        el(
+            "oadr:oadrReportRequest",
+            el("ei:reportRequestID", report_request_id),
+            el(
+                "ei:reportSpecifier",
+                el("ei:reportSpecifierID", specifier_id),
+                el("xcal:granularity", el("xcal:duration", duration(granularity))),
+                el("ei:reportBackDuration", el("xcal:duration", duration(report_back))),
+                report_interval,
+                *(
+                    el(
+                        "ei:specifierPayload",
+                        el("ei:rID", r),
+                        el("ei:readingType", "x-notApplicable"),
+                    )
+                    for r in r_ids
+                ),
+            ),
+        ),
+        el("ei:venID", ven_id),
+    )
+
+
+def cancel_report(
+    request_id: str, ven_id: str, report_request_ids: Sequence[str], report_to_follow: bool
+) -> etree._Element:
+    return message(
+        "oadrCancelReport",
+        el("pyld:requestID", request_id),
+        *(el("ei:reportRequestID", r) for r in report_request_ids),
+        el("pyld:reportToFollow", report_to_follow),
+        el("ei:venID", ven_id),
+    )
+
+
 def canceled_report(ven_id: str, request_id: str, pending: Sequence[str]) -> etree._Element:
     return message(
         "oadrCanceledReport",
@@ -335,23 +424,60 @@ def create_opt(
     event: tuple[str, int] | None = None,
     resource_ids: Sequence[str] = (),
     opt_reason: str = "participating",
+    availability: Sequence[tuple[datetime, timedelta]] | None = None,
+    market_context: str | None = None,
+    target_ven_ids: Sequence[str] = (),
+    device_class: str | None = None,
 ) -> etree._Element:
-    """An opt for one event (``event`` = eventID, modificationNumber) and resources."""
+    """An opt for one event (``event`` = eventID, modificationNumber) and resources, or an
+    opt schedule (``availability``: its spans, each a start and a duration); ``device_class``
+    names an endDeviceAsset (oadrDeviceClass)."""
     qualified = None
     if event is not None:
         qualified = el(
             "ei:qualifiedEventID", el("ei:eventID", event[0]), el("ei:modificationNumber", event[1])
+        )
+    schedule = None
+    if availability is not None:
+        schedule = el(
+            "xcal:vavailability",
+            el(
+                "xcal:components",
+                *(
+                    el(
+                        "xcal:available",
+                        el(
+                            "xcal:properties",
+                            el("xcal:dtstart", el("xcal:date-time", date_time(start))),
+                            el("xcal:duration", el("xcal:duration", duration(length))),
+                        ),
+                    )
+                    for start, length in availability
+                ),
+            ),
         )
     return message(
         "oadrCreateOpt",
         el("ei:optID", opt_id),
         el("ei:optType", opt_type),
         el("ei:optReason", opt_reason),
+        None if market_context is None else el("emix:marketContext", market_context),
         el("ei:venID", ven_id),
+        schedule,
         el("ei:createdDateTime", date_time(created)),
         el("pyld:requestID", request_id),
         qualified,
-        el("ei:eiTarget", *(el("ei:resourceID", r) for r in resource_ids)),
+        el(
+            "ei:eiTarget",
+            *(el("ei:resourceID", r) for r in resource_ids),
+            *(el("ei:venID", v) for v in target_ven_ids),
+        ),
+        None
+        if device_class is None
+        else el(
+            "oadr:oadrDeviceClass",
+            el("power:endDeviceAsset", el("power:mrid", device_class)),
+        ),
     )
 
 

@@ -83,10 +83,12 @@ def parse_date_time(value: str) -> datetime:
 
 
 def duration(value: timedelta) -> str:
-    """An ISO 8601 duration (``PT2S``, ``PT1.5S``, ``-PT1S``)."""
-    seconds = value.total_seconds()
-    sign = "-" if seconds < 0 else ""
-    return f"{sign}PT{abs(seconds):g}S"
+    """An ISO 8601 duration (``PT2S``, ``PT1.5S``, ``-PT1S``), in whole seconds and their
+    exact fraction: never an exponent (``%g`` wrote 30 days as ``PT2.592e+06S``)."""
+    sign = "-" if value < timedelta() else ""
+    span = abs(value)
+    fraction = f".{span.microseconds:06d}".rstrip("0") if span.microseconds else ""
+    return f"{sign}PT{span.days * 86400 + span.seconds}{fraction}S"
 
 
 _DURATION = re.compile(

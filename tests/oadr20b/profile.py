@@ -4,11 +4,12 @@ Each rule paraphrases a row of ``oadr20b-vtn-cert-cases.md`` section 3 (its docs
 the row) and yields one line per violation. ``violations`` runs those that apply to an answer's
 type. Not checked (yet): "createdDateTime within ±5 min" (the row does not say of what), the
 ordering of cancelled events, and the rules for messages this VEN does not exercise (push,
-VTN metadata, overlapping events, piggy-backed cancels).
+VTN metadata, piggy-backed cancels).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -164,6 +165,21 @@ def event_order(answer: Answer, context: Context) -> Iterator[str]:
         yield f"events out of order: {[(e.event_id, e.status) for e in ordered]}"
 
 
+def no_overlap(answer: Answer, context: Context) -> Iterator[str]:
+    """ "no overlapping events in one market context" (TH EventNonOverlappingPresent; EPRI
+    ``event.rb#overlaps``). Cancelled events are left out: they no longer hold their time."""
+    held = sorted(
+        (e for e in answer.events if e.status != "cancelled"),
+        key=lambda e: (e.market_context or "", e.start),
+    )
+    for before, after in itertools.pairwise(held):
+        if before.market_context == after.market_context and after.start < before.end:
+            yield (
+                f"{before.event_id} and {after.event_id} overlap in market context "
+                f"{before.market_context}"
+            )
+
+
 def response_required(answer: Answer, context: Context) -> Iterator[str]:
     """ "oadrResponseRequired set per event: always … or never" (TH RequestEvent check)."""
     for event in answer.events:
@@ -258,6 +274,7 @@ RULES: dict[str, tuple[frozenset[str], Check]] = {
     "status_fits_times": (frozenset({"oadrDistributeEvent"}), status_fits_times),
     "one_ven_per_target": (frozenset({"oadrDistributeEvent"}), one_ven_per_target),
     "event_order": (frozenset({"oadrDistributeEvent"}), event_order),
+    "no_overlap": (frozenset({"oadrDistributeEvent"}), no_overlap),
     "response_required": (frozenset({"oadrDistributeEvent"}), response_required),
     "modification_numbers": (frozenset({"oadrDistributeEvent"}), modification_numbers),
     "registration": (frozenset({"oadrCreatedPartyRegistration"}), registration),
