@@ -205,4 +205,5 @@ class UpstreamInvitations:
                 await self._services.invitations.cancel(row.invitation_id, why)
             except GatewayError as err:
                 logger.info("upstream event %s: invitation not cancelled (%s)", row.event_id, err)
-        await self._store.change(row.event_id, cancelled=True, note=why, updated_at=now, **changes)
+        values: dict[str, Any] = {"updated_at": now, **changes}  # a modification brings its own
+        await self._store.change(row.event_id, cancelled=True, note=why, **values)

@@ -85,6 +85,10 @@ class Utility:
     def cancel(self, event_id: str) -> None:
         self.server.cancel_event(UTILITY_VEN_ID, event_id)
 
+    def modification_number(self, event_id: str) -> int:
+        descriptor = utils.getmember(self._event(event_id), "event_descriptor")
+        return int(utils.getmember(descriptor, "modification_number"))
+
     def redeliver(self) -> None:
         self.server.events_updated[UTILITY_VEN_ID] = True
 
