@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from gateway.bus.power_bridge import PowerChannelBridge
 from gateway.clock import Clock, SystemClock
 from gateway.db.engine import Database
 from gateway.domain.invitations import AnswerPolicy
+from gateway.executor.lease import EventLease
 from gateway.executor.run import ExecutorConfig
 from gateway.executor.scheduler import Executor
 from gateway.http.auth import auth_middleware
@@ -40,7 +42,10 @@ from gateway.services.vens import VenService
 from gateway.settings import Settings
 from gateway.startup import StartupError, check_redis, reason, upgrade_database
 from gateway.supervisor import TaskSupervisor
+from gateway.upstream.connection import LEASE_SECONDS as UPSTREAM_LEASE_SECONDS
+from gateway.upstream.port import VtnLink
 from gateway.upstream.runner import UpstreamRunner
+from gateway.upstream.store import UpstreamStore
 from gateway.vtn.wiring import Vtn, build_vtn
 from gateway.workers import BackgroundWorker
 
@@ -192,7 +197,24 @@ def build_app(
                 if settings.vtn_port is not None:
                     await vtn.serve(settings, vtn_socket)
             if settings.upstream is not None:
-                upstream = UpstreamRunner(settings.upstream, services)
+                upstream = UpstreamRunner(
+                    settings.upstream,
+                    services,
+                    store=UpstreamStore(services.db),
+                    power=RedisPowerReader(
+                        services.redis,
+                        settings.redis_prefix,
+                        timedelta(seconds=settings.power_max_age_seconds),
+                    ),
+                    lease=EventLease(
+                        services.redis,
+                        settings.redis_prefix,
+                        uuid.uuid4().hex,
+                        UPSTREAM_LEASE_SECONDS,
+                        kind="upstream",
+                    ),
+                    link=VtnLink(settings.upstream),
+                )
                 app[UPSTREAM] = upstream
                 supervisor.start(upstream.run(supervisor.stopping), "upstream")
             if run_workers and settings.executor_enabled:

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from gateway.domain.openadr import SCALE_TO_KW
+from gateway.domain.lifecycle import InvitationStatus
+from gateway.domain.openadr import SCALE_TO_KW, OadrEventStatus
 
 SIMPLE_LEVEL_SHARE = {0: 0.0, 1: 10.0, 2: 25.0, 3: 50.0}
 
@@ -104,7 +105,7 @@ def read_event(event: Mapping[str, Any]) -> UpstreamTerms:
         load_percentage=share if load_kw <= 0 else 0.0,
         resource_ids=tuple(str(r) for r in resources),
         test_event=bool(descriptor.get("test_event")),
-        cancelled=status == "cancelled",
+        cancelled=status == OadrEventStatus.CANCELLED,
     )
 
 
@@ -140,14 +141,29 @@ def target_devices(
     return [d for d in pool if all_devices.get(d) in wanted or d in wanted]
 
 
+# Status -> opt, the one place: an invitation the devices accepted goes up as optIn, one
+# that was cancelled or expired as optOut; a pending one has no opt yet.
+OPT_OF_STATUS: dict[InvitationStatus, Opt] = {
+    InvitationStatus.SCHEDULED: Opt.IN,
+    InvitationStatus.CANCELLED: Opt.OUT,
+    InvitationStatus.EXPIRED: Opt.OUT,
+}
+
+
+def opt_of(invitation_status: InvitationStatus | None) -> Opt | None:
+    """The opt an invitation's status stands for; None while it is undecided (or unknown)."""
+    return None if invitation_status is None else OPT_OF_STATUS.get(invitation_status)
+
+
 def opt_for(
-    invitation_status: str | None, now: datetime, due_at: datetime, default: Opt
+    invitation_status: InvitationStatus | None, now: datetime, due_at: datetime, default: Opt
 ) -> tuple[Opt, str] | None:
     """The answer to send upstream, and why; None while it is not yet time to answer."""
-    if invitation_status == "scheduled":
-        return Opt.IN, "the devices accepted"
-    if invitation_status in ("cancelled", "expired"):
-        return Opt.OUT, f"the invitation was {invitation_status}"
+    opt = opt_of(invitation_status)
+    if opt is Opt.IN:
+        return opt, "the devices accepted"
+    if opt is not None:
+        return opt, f"the invitation was {invitation_status}"
     if now >= due_at:
         return default, f"no decision by the response deadline: default {default.value}"
     return None

@@ -113,11 +113,3 @@ class UpstreamStore:
                 .where(UpstreamReportRequestRow.report_request_id == request_id)
                 .values(cancelled_at=now)
             )
-
-
-def _specifier(payload: dict[str, Any]) -> str | None:
-    specifier = payload.get("report_specifier")
-    if isinstance(specifier, dict):
-        value = specifier.get("report_specifier_id")
-        return str(value) if value is not None else None
-    return None

@@ -13,6 +13,7 @@ from aiohttp import web
 from openleadr import OpenADRServer, objects, utils
 from openleadr.messaging import create_message, parse_message
 
+from gateway.security.certs import DevPki
 from tests.support import free_port
 from tests.vtn.conftest import (  # noqa: F401  (make_ven, vtn_url, xsd_log: shared fixtures)
     eventually,
@@ -33,10 +34,11 @@ class Utility:
     created_opts: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     registrations: int = 0
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
+        return f"{self.scheme}://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
 
     def on_created(self, ven_id: str, event_id: str, opt_type: str) -> None:
         self.opts.append((event_id, opt_type))
@@ -85,6 +87,10 @@ class Utility:
     def cancel(self, event_id: str) -> None:
         self.server.cancel_event(UTILITY_VEN_ID, event_id)
 
+    def modification_number(self, event_id: str) -> int:
+        descriptor = utils.getmember(self._event(event_id), "event_descriptor")
+        return int(utils.getmember(descriptor, "modification_number"))
+
     def redeliver(self) -> None:
         self.server.events_updated[UTILITY_VEN_ID] = True
 
@@ -95,12 +101,23 @@ class Utility:
         return found
 
 
-async def start_utility(port: int) -> Utility:
+async def start_utility(port: int, pki: DevPki | None = None, ven_cert: str = "") -> Utility:
+    """A utility on ``port``; with ``pki``: over mutual TLS, signing its messages with the VTN
+    certificate and taking only a VEN that connects and signs with ``ven_cert``'s."""
+    tls: dict[str, Any] = {}
+    if pki is not None:
+        ven = next(v for v in pki.vens if v.name == ven_cert)
+        tls = {
+            "cert": str(pki.vtn.cert), "key": str(pki.vtn.key), "http_cert": str(pki.vtn.cert),
+            "http_key": str(pki.vtn.key), "http_ca_file": str(pki.ca_cert),
+            "fingerprint_lookup": lambda ven_id: ven.fingerprint,
+            "show_server_cert_domain": False,
+        }  # fmt: skip
     server = OpenADRServer(
         vtn_id="utility", http_host="127.0.0.1", http_port=port,
-        requested_poll_freq=timedelta(seconds=1), show_fingerprint=False,
+        requested_poll_freq=timedelta(seconds=1), show_fingerprint=False, **tls,
     )  # fmt: skip
-    utility = Utility(server, port)
+    utility = Utility(server, port, scheme="https" if pki is not None else "http")
 
     def on_create_party_registration(payload: dict[str, Any]) -> tuple[str, str]:
         utility.registrations += 1

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from gateway.app import UPSTREAM
+from gateway.http.handlers import SERVICES
 from gateway.settings import Settings
+from gateway.upstream.store import UpstreamStore
 from tests.support import Api
 from tests.upstream.conftest import Utility, poll_until
 from tests.vtn.conftest import VenFactory, eventually
@@ -95,13 +97,22 @@ async def test_redelivery_modification_and_cancellation(
     (event,) = distributed["events"]
     assert event["event_descriptor"]["modification_number"] == 1  # downstream too
 
-    utility.cancel("ev-2")
+    modification = utility.modification_number("ev-2")
+    utility.cancel("ev-2")  # a modification too: cancelled, with the next number
 
     async def cancelled() -> Any:
         view = await api.get(f"/api/invitations/{first['id']}")
         return view if view["status"] == "cancelled" else None
 
     await eventually(cancelled)
+    store = UpstreamStore(client.app[SERVICES].db)
+
+    async def recorded_cancelled() -> Any:
+        row = await store.get("ev-2")
+        return row if row is not None and row.cancelled else None
+
+    row = await eventually(recorded_cancelled)
+    assert row.modification_number == modification + 1
     distributed = await poll_until(
         ven, inbox, lambda d: _descriptor(d)["event_status"] == "cancelled"
     )

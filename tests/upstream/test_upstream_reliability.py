@@ -13,6 +13,7 @@ from openleadr import OpenADRClient
 
 from gateway.app import UPSTREAM, build_app
 from gateway.settings import Settings
+from gateway.upstream.reporting import TASK_NAME as REPORT_TASK_NAME
 from tests.support import ADMIN_TOKEN, Api
 from tests.upstream.conftest import Utility, poll_until, start_utility
 from tests.vtn.conftest import VenFactory, XsdLog, eventually
@@ -149,29 +150,30 @@ async def test_an_event_the_gateway_cannot_take_is_answered_opt_out(
     assert await _invitations(api) == []
 
 
-def _report_workers() -> list[asyncio.Task[Any]]:
+def _report_loops() -> list[asyncio.Task[Any]]:
     return [
         task
         for task in asyncio.all_tasks()
-        if getattr(task.get_coro(), "__name__", "") == "_report_queue_worker" and not task.done()
+        if task.get_name() == REPORT_TASK_NAME and not task.done()
     ]
 
 
-async def test_closing_ends_every_report_worker_a_reregistration_started(
+async def test_one_report_loop_through_a_reregistration_and_none_after_closing(
     utility: Utility, api: Api, client: Any
 ) -> None:
-    """openleadr's create_party_reregistration starts a report-queue worker over the one the
-    connection started, without ending it: closing the gateway must end both."""
+    """The connection owns one report loop: a re-registration (what an
+    oadrRequestReregistration leads to) offers the reports again but starts no second loop,
+    and closing the gateway ends it."""
     runner = client.app[UPSTREAM]
     await asyncio.wait_for(runner.connected.wait(), 15)
-    ven = runner.ven
-    assert len(_report_workers()) == 1
-    await ven.create_party_reregistration()  # what an oadrRequestReregistration leads to
+    (loop,) = _report_loops()
+    assert runner.reporter.task is loop
+    assert await runner.connection.reregister()
     assert utility.registrations == 2
-    workers = _report_workers()
-    assert len(workers) == 1  # the old one was ended when the new one took over
-    assert ven.report_queue_task is workers[0]
+    assert _report_loops() == [loop]  # the same loop goes on
+    assert runner.reporter.grants  # the utility asked for the reports again
 
     await asyncio.wait_for(client.close(), 10)
     await asyncio.sleep(0)
-    assert _report_workers() == []
+    assert _report_loops() == []
+    assert loop.done()

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from gateway.app import UPSTREAM, build_executor
 from gateway.services.container import Services
 from gateway.settings import Settings
-from gateway.upstream.runner import R_COVERAGE, R_POWER, R_REDUCTION_KW, R_REDUCTION_KWH
+from gateway.upstream.reports import R_COVERAGE, R_POWER, R_REDUCTION_KW, R_REDUCTION_KWH
 from tests.support import Api, FakeClock, power_json
 from tests.upstream.conftest import Utility
 from tests.vtn.conftest import VenFactory, eventually
