@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from gateway.http.handlers import SERVICES
 from gateway.http.io import json_items, json_view, read_body
 from gateway.http.program_schemas import ProgramCreate, ProgramUpdate
+from gateway.services.program_views import ProgramView
 from gateway.services.programs import ProgramService
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _programs(request: web.Request) -> ProgramService:
@@ -40,21 +45,20 @@ async def delete_program(request: web.Request) -> web.Response:
     return json_view(await _programs(request).delete(_program_id(request)))
 
 
-async def enrol_ven(request: web.Request) -> web.Response:
-    ven_id = request.match_info["ven_id"]
-    return json_view(await _programs(request).enrol_ven(_program_id(request), ven_id))
+MemberChange = Callable[[ProgramService], Callable[[str, str], Awaitable[ProgramView]]]
 
 
-async def remove_ven(request: web.Request) -> web.Response:
-    ven_id = request.match_info["ven_id"]
-    return json_view(await _programs(request).remove_ven(_program_id(request), ven_id))
+def _member_handler(member_param: str, change: MemberChange) -> Handler:
+    """A handler that enrols or removes the member named by ``member_param`` in the path."""
+
+    async def handler(request: web.Request) -> web.Response:
+        member_id = request.match_info[member_param]
+        return json_view(await change(_programs(request))(_program_id(request), member_id))
+
+    return handler
 
 
-async def enrol_device(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
-    return json_view(await _programs(request).enrol_device(_program_id(request), device_id))
-
-
-async def remove_device(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
-    return json_view(await _programs(request).remove_device(_program_id(request), device_id))
+enrol_ven = _member_handler("ven_id", lambda programs: programs.enrol_ven)
+remove_ven = _member_handler("ven_id", lambda programs: programs.remove_ven)
+enrol_device = _member_handler("device_id", lambda programs: programs.enrol_device)
+remove_device = _member_handler("device_id", lambda programs: programs.remove_device)

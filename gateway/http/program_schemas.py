@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -50,6 +50,14 @@ SIMPLE_LEVELS_TEXT = (
 )
 
 
+# Fields of the bodies that are not plain program terms: converted (or, the id, not a term).
+_NOT_TERMS = frozenset({"id", "simple_levels"})
+
+
+def _plain_terms(body: Body) -> dict[str, Any]:
+    return {name: getattr(body, name) for name in type(body).model_fields if name not in _NOT_TERMS}
+
+
 def _levels(rows: list[SimpleLevelBody]) -> tuple[SimpleLevel, ...]:
     return tuple(SimpleLevel(row.upper_bound_percentage, row.level) for row in rows)
 
@@ -77,17 +85,8 @@ class ProgramCreate(Body):
 
     def terms(self) -> ProgramTerms:
         given = self.simple_levels
-        return ProgramTerms(
-            name=self.name,
-            market_context=self.market_context,
-            description=self.description,
-            priority=self.priority,
-            test_events=self.test_events,
-            baseline_method=self.baseline_method,
-            refuse_overlap=self.refuse_overlap,
-            membership=self.membership,
-            simple_levels=DEFAULT_SIMPLE_LEVELS if given is None else _levels(given),
-        )
+        levels = DEFAULT_SIMPLE_LEVELS if given is None else _levels(given)
+        return ProgramTerms(**_plain_terms(self), simple_levels=levels)
 
 
 class ProgramUpdate(Body):
@@ -104,14 +103,6 @@ class ProgramUpdate(Body):
     membership: Membership | None = None
 
     def changes(self) -> ProgramChanges:
-        return ProgramChanges(
-            name=self.name,
-            market_context=self.market_context,
-            description=self.description,
-            priority=self.priority,
-            test_events=self.test_events,
-            simple_levels=None if self.simple_levels is None else _levels(self.simple_levels),
-            baseline_method=self.baseline_method,
-            refuse_overlap=self.refuse_overlap,
-            membership=self.membership,
-        )
+        given = self.simple_levels
+        levels = None if given is None else _levels(given)
+        return ProgramChanges(**_plain_terms(self), simple_levels=levels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 
 from pydantic import AwareDatetime, Field
 
@@ -17,34 +18,26 @@ from gateway.domain.programs import (
 )
 from gateway.services.views import View
 
+_TERMS = [f.name for f in fields(ProgramTerms)]
+
 
 def program_of(row: ProgramRow) -> Program:
-    return Program(
-        id=row.id,
-        terms=ProgramTerms(
-            name=row.name,
-            market_context=row.market_context,
-            description=row.description,
-            priority=row.priority,
-            test_events=row.test_events,
-            simple_levels=tuple(SimpleLevel(float(b), int(lv)) for b, lv in row.simple_levels),
-            baseline_method=BaselineMethod(row.baseline_method),
-            refuse_overlap=row.refuse_overlap,
-            membership=Membership(row.membership),
-        ),
+    stored = {name: getattr(row, name) for name in _TERMS}
+    terms = ProgramTerms(
+        **{
+            **stored,
+            "simple_levels": tuple(SimpleLevel(float(b), int(lv)) for b, lv in row.simple_levels),
+            "baseline_method": BaselineMethod(row.baseline_method),
+            "membership": Membership(row.membership),
+        }
     )
+    return Program(id=row.id, terms=terms)
 
 
 def write_terms(row: ProgramRow, terms: ProgramTerms) -> None:
-    row.name = terms.name
-    row.market_context = terms.market_context
-    row.description = terms.description
-    row.priority = terms.priority
-    row.test_events = terms.test_events
+    for name in _TERMS:
+        setattr(row, name, getattr(terms, name))
     row.simple_levels = [[bound, level] for bound, level in terms.simple_levels]
-    row.baseline_method = terms.baseline_method.value
-    row.refuse_overlap = terms.refuse_overlap
-    row.membership = terms.membership.value
 
 
 class SimpleLevelView(View):
@@ -74,17 +67,11 @@ class ProgramView(View):
     @classmethod
     def of(cls, row: ProgramRow, vens: Sequence[str], devices: Sequence[str]) -> ProgramView:
         terms = program_of(row).terms
+        plain = {name: getattr(terms, name) for name in _TERMS if name != "simple_levels"}
         return cls(
-            id=row.id,
-            name=terms.name,
-            market_context=terms.market_context,
-            description=terms.description,
-            priority=terms.priority,
-            test_events=terms.test_events,
+            **plain,
             simple_levels=[SimpleLevelView(**level._asdict()) for level in terms.simple_levels],
-            baseline_method=terms.baseline_method,
-            refuse_overlap=terms.refuse_overlap,
-            membership=terms.membership,
+            id=row.id,
             is_default=row.id == DEFAULT_PROGRAM_ID,
             vens=sorted(vens),
             devices=sorted(devices),

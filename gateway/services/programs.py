@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, update
@@ -207,19 +207,15 @@ class ProgramService:
         member_id: str,
     ) -> ProgramView:
         """Enrolling one already enrolled changes nothing (PUT is idempotent)."""
-        async with self._ctx.db.write() as session:
-            row = await _row(session, program_id)
+
+        async def enrol(session: AsyncSession) -> None:
             if await session.get(member, member_id) is None:
                 raise NotFound(f"{kind} {member_id} not found")
             if await session.get(enrolment, (program_id, member_id)) is None:
                 session.add(_enrolment_row(enrolment, program_id, member_id, self._ctx))
-                self._ctx.announce(
-                    session, "program_enrolled", program_id=program_id, member=kind, id=member_id
-                )
-                await session.flush()
-            view = await _view(session, row)
-        await self._ctx.publisher.flush()
-        return view
+                self._announce_member(session, "program_enrolled", program_id, kind, member_id)
+
+        return await self._change_members(program_id, enrol)
 
     async def _remove(
         self,
@@ -228,19 +224,30 @@ class ProgramService:
         kind: str,
         member_id: str,
     ) -> ProgramView:
-        async with self._ctx.db.write() as session:
-            row = await _row(session, program_id)
+        async def remove(session: AsyncSession) -> None:
             enrolled = await session.get(enrolment, (program_id, member_id))
             if enrolled is None:
                 raise NotFound(f"{kind} {member_id} is not enrolled in program {program_id}")
             await session.delete(enrolled)
-            self._ctx.announce(
-                session, "program_unenrolled", program_id=program_id, member=kind, id=member_id
-            )
+            self._announce_member(session, "program_unenrolled", program_id, kind, member_id)
+
+        return await self._change_members(program_id, remove)
+
+    async def _change_members(
+        self, program_id: str, change: Callable[[AsyncSession], Awaitable[None]]
+    ) -> ProgramView:
+        async with self._ctx.db.write() as session:
+            row = await _row(session, program_id)
+            await change(session)
             await session.flush()
             view = await _view(session, row)
         await self._ctx.publisher.flush()
         return view
+
+    def _announce_member(
+        self, session: AsyncSession, event: str, program_id: str, kind: str, member_id: str
+    ) -> None:
+        self._ctx.announce(session, event, program_id=program_id, member=kind, id=member_id)
 
     @asynccontextmanager
     async def _writing(self, terms: ProgramTerms) -> AsyncIterator[AsyncSession]:
