@@ -14,8 +14,9 @@ enrolled by name).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -179,6 +180,20 @@ def validate_terms(terms: ProgramTerms) -> None:
 def takes_part(membership: Membership, enrolled: bool) -> bool:
     """Whether a VEN or device (``enrolled`` by name or not) takes part in a program."""
     return membership is Membership.ALL or enrolled
+
+
+def check_no_overlap(
+    of: Program, start: datetime, end: datetime, others: Iterable[tuple[str, datetime, datetime]]
+) -> None:
+    """Refuse an event over [start, end) when ``of`` refuses overlaps and one of ``others``
+    (its open events: id, start, end) shares some of that time; touching ends do not."""
+    if not of.terms.refuse_overlap:
+        return
+    clashing = sorted(other for other, s, e in others if s < end and start < e)
+    if clashing:
+        raise Conflict(
+            f"program {of.id} refuses overlapping events; this one overlaps {', '.join(clashing)}"
+        )
 
 
 def check_deletable(program_id: str, invitations: int, events: int) -> None:

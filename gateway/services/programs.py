@@ -1,8 +1,9 @@
 """Programs for the admin API: their terms, who is enrolled, and the default program.
 
 The rules (what a valid program is, who takes part, what may be deleted) are in
-``gateway.domain.programs``; this module stores and reads them. ``load_program``, ``takes_part_ven``
-and ``devices_not_taking_part`` are what invitations and the VTN use to apply a program.
+``gateway.domain.programs``; this module stores and reads them. ``load_program``,
+``ven_takes_part_in``, ``ven_takes_part_clause`` and ``devices_not_taking_part`` are what
+invitations and the VTN use to apply a program.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -29,6 +30,7 @@ from gateway.db.models import (
 from gateway.domain.errors import AlreadyExists, NotFound, raise_if_any
 from gateway.domain.programs import (
     DEFAULT_PROGRAM_ID,
+    Membership,
     Program,
     ProgramChanges,
     ProgramTerms,
@@ -60,9 +62,18 @@ async def load_program(session: AsyncSession, program_id: str) -> Program:
     return program_of(row)
 
 
-async def takes_part_ven(session: AsyncSession, of: Program, ven_id: str) -> bool:
+async def ven_takes_part_in(session: AsyncSession, of: Program, ven_id: str) -> bool:
     enrolled = await session.get(ProgramVenRow, (of.id, ven_id)) is not None
     return takes_part(of.terms.membership, enrolled)
+
+
+def ven_takes_part_clause(ven_id: str) -> ColumnElement[bool]:
+    """In a query that selects ``ProgramRow``: whether VEN ``ven_id`` takes part in it (the
+    SQL form of ``domain.programs.takes_part``, for reading a VEN's events in one query)."""
+    enrolled = exists().where(
+        ProgramVenRow.program_id == ProgramRow.id, ProgramVenRow.ven_id == ven_id
+    )
+    return or_(ProgramRow.membership == Membership.ALL.value, enrolled)
 
 
 async def devices_not_taking_part(

@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db.models import EventRow, InvitationRow
+from gateway.db.models import EventRow, InvitationRow, ProgramRow
+from gateway.domain.errors import NotFound
 from gateway.services.container import Services
+from gateway.services.programs import (
+    devices_not_taking_part,
+    load_program,
+    ven_takes_part_clause,
+    ven_takes_part_in,
+)
 from tests.support import Api, MutableClock, in_minutes
 
 T0 = datetime(2030, 3, 1, 8, 0, tzinfo=UTC)
@@ -298,3 +305,33 @@ async def test_deleting_a_program(api: Api, services: Services, clock: MutableCl
     assert (await api.get("/api/vens/ven-1"))["ven_id"] == "ven-1"
     again = await api.post("/api/programs", PEAK, status=201)
     assert (again["vens"], again["devices"]) == ([], [])
+
+
+async def test_who_takes_part_as_invitations_and_the_vtn_will_ask(
+    api: Api, services: Services
+) -> None:
+    for device in ("dev-in", "dev-out"):
+        await api.device(device)
+    for ven in ("ven-in", "ven-out"):
+        await api.post("/api/vens", {"name": ven, "ven_id": ven}, status=201)
+    await api.post("/api/programs", PEAK, status=201)
+    await api.put("/api/programs/peak/vens/ven-in", None, status=200)
+    await api.put("/api/programs/peak/devices/dev-in", None, status=200)
+
+    async with services.db.read() as session:
+        peak = await load_program(session, "peak")
+        default = await load_program(session, "default")
+        assert (peak.is_default, default.is_default) == (False, True)
+        assert await ven_takes_part_in(session, peak, "ven-in")
+        assert not await ven_takes_part_in(session, peak, "ven-out")
+        assert await ven_takes_part_in(session, default, "ven-out")
+        devices = ["dev-out", "dev-in", "dev-x"]
+        assert await devices_not_taking_part(session, peak, devices) == ["dev-out", "dev-x"]
+        assert await devices_not_taking_part(session, default, devices) == []
+        for ven, wanted in (("ven-in", ["default", "peak"]), ("ven-out", ["default"])):
+            found = await session.scalars(
+                select(ProgramRow.id).where(ven_takes_part_clause(ven)).order_by(ProgramRow.id)
+            )
+            assert list(found) == wanted, ven
+        with pytest.raises(NotFound):
+            await load_program(session, "nope")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,11 +12,13 @@ from gateway.domain.openadr import SIMPLE_LEVELS
 from gateway.domain.programs import (
     DEFAULT_SIMPLE_LEVELS,
     Membership,
+    Program,
     ProgramChanges,
     ProgramTerms,
     SimpleLevel,
     changed_terms,
     check_deletable,
+    check_no_overlap,
     check_program_id,
     default_program_terms,
     market_context_problem,
@@ -118,6 +121,22 @@ def test_the_default_program_enrols_everyone_with_the_values_given() -> None:
     assert (terms.market_context, terms.priority, terms.test_events) == ("urn:x", 5, True)
     assert terms.membership is Membership.ALL
     validate_terms(terms)
+
+
+def test_overlapping_events_are_refused_only_where_the_program_says_so() -> None:
+    t = datetime(2030, 1, 1, 17, 0, tzinfo=UTC)
+    others = [
+        ("e-before", t - timedelta(hours=1), t),
+        ("e-inside", t + timedelta(minutes=50), t + timedelta(hours=2)),
+        ("e-after", t + timedelta(hours=1), t + timedelta(hours=3)),
+    ]
+    refusing = Program("peak", replace(TERMS, refuse_overlap=True))
+    check_no_overlap(Program("peak", TERMS), t, t + timedelta(hours=1), others)
+    check_no_overlap(refusing, t, t + timedelta(minutes=50), others)  # ends touch: no overlap
+    with pytest.raises(Conflict, match=r"overlaps e-inside$"):
+        check_no_overlap(refusing, t, t + timedelta(hours=1), others)
+    with pytest.raises(Conflict, match=r"overlaps e-after, e-before, e-inside$"):
+        check_no_overlap(refusing, t - timedelta(minutes=1), t + timedelta(hours=2), others)
 
 
 def test_what_may_be_deleted() -> None:
