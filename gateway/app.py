@@ -38,6 +38,7 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.programs import ProgramService, initial_default_program
 from gateway.services.vens import VenService
 from gateway.settings import Settings
 from gateway.startup import StartupError, check_redis, reason, upgrade_database
@@ -99,6 +100,7 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
         flexibility=FlexibilityService(ctx, power),
         analytics=AnalyticsService(ctx),
         vens=VenService(ctx),
+        programs=ProgramService(ctx, initial_default_program(settings)),
     )
 
 
@@ -184,6 +186,7 @@ def build_app(
             await upgrade_database(db)
             redis = await _open_redis(settings)
             services = wire_services(settings, db, redis.client, clock or SystemClock())
+            await services.programs.ensure_default()
             app[SERVICES] = services
             logger.info("database %s, Redis %s", db.describe(), redis.description)
             if run_workers:

@@ -27,6 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.domain.programs import market_context_problem
+
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_CONFIG_FILE = Path("config/gateway.toml")
 
@@ -120,9 +122,20 @@ class Settings(BaseSettings):
     open_enrollment: bool = False
     vtn_poll_interval_seconds: float = Field(default=10.0, ge=1.0, le=86_400)
     vtn_near_minutes: float = Field(default=60.0, ge=0, le=1440)
-    vtn_market_context: str = Field(default="oadr://oadr-gateway/program", min_length=1)
-    vtn_priority: int = Field(default=1, ge=0, le=2**31 - 1)
-    vtn_test_events: bool = False
+    # The default program's initial values (gateway.domain.programs): read when it is made, or
+    # on the first start after the migration that made it (0006), then never again; change
+    # them afterwards with PATCH /api/programs/default.
+    vtn_market_context: str = Field(
+        default="oadr://oadr-gateway/program",
+        min_length=1,
+        description="initial market context (an absolute URI) of the default program",
+    )
+    vtn_priority: int = Field(
+        default=1, ge=0, le=2**31 - 1, description="initial priority of the default program"
+    )
+    vtn_test_events: bool = Field(
+        default=False, description="initial test flag (testEvent) of the default program"
+    )
     vtn_report_sampling_seconds: float = Field(default=10.0, ge=1.0, le=3600)
     vtn_tls_cert: Path | None = None
     vtn_tls_key: Path | None = None
@@ -183,6 +196,14 @@ class Settings(BaseSettings):
         if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ValueError("must be a postgresql:// or sqlite:// URL")
         return url
+
+    @field_validator("vtn_market_context")
+    @classmethod
+    def _check_market_context(cls, value: str) -> str:
+        problem = market_context_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("redis_url")
     @classmethod

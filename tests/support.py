@@ -113,6 +113,20 @@ class Api:
             assert resp.status == status, (resp.status, data)
         return data
 
+    async def patch(self, path: str, body: Any, status: int | None = None) -> Any:
+        resp = await self.client.patch(path, json=body, headers=AUTH)
+        data = await resp.json()
+        if status is not None:
+            assert resp.status == status, (resp.status, data)
+        return data
+
+    async def delete(self, path: str, status: int | None = None) -> Any:
+        resp = await self.client.delete(path, headers=AUTH)
+        data = await resp.json()
+        if status is not None:
+            assert resp.status == status, (resp.status, data)
+        return data
+
     async def get(
         self, path: str, status: int = 200, params: dict[str, Any] | None = None, **query: Any
     ) -> Any:

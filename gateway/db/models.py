@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gateway.db.types import UTCDateTime
+from gateway.domain.programs import DEFAULT_PROGRAM_ID
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -63,6 +64,53 @@ class AutoResponseConfigRow(Base):
     updated_at: Mapped[datetime]
 
 
+class ProgramRow(Base):
+    """A program (2.0b market context, 3.x program): see ``gateway.domain.programs``."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    market_context: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer)
+    test_events: Mapped[bool] = mapped_column(Boolean)
+    # [[upper bound %, level], ...], bounds and levels rising.
+    simple_levels: Mapped[list[list[float]]] = mapped_column(JSON)
+    baseline_method: Mapped[str] = mapped_column(String(32))
+    refuse_overlap: Mapped[bool] = mapped_column(Boolean)
+    membership: Mapped[str] = mapped_column(String(16))
+    # Made by the migration, which cannot read settings: the first start sets the market
+    # context, priority and test flag from the vtn_* settings, then clears this.
+    settings_pending: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProgramVenRow(Base):
+    __tablename__ = "program_vens"
+
+    program_id: Mapped[str] = mapped_column(
+        ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    enrolled_at: Mapped[datetime]
+
+
+class ProgramDeviceRow(Base):
+    __tablename__ = "program_devices"
+
+    program_id: Mapped[str] = mapped_column(
+        ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    enrolled_at: Mapped[datetime]
+
+
 class InvitationRow(Base):
     __tablename__ = "invitations"
     __table_args__ = (
@@ -88,6 +136,10 @@ class InvitationRow(Base):
     auto_response_note: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[str | None] = mapped_column(String(36))
     modification_number: Mapped[int] = mapped_column(Integer, default=0)
+    # Code that names no program (all of it, until invitations choose one) gets the default.
+    program_id: Mapped[str] = mapped_column(
+        ForeignKey("programs.id"), index=True, server_default=DEFAULT_PROGRAM_ID
+    )
 
     devices: Mapped[list[InvitationDeviceRow]] = relationship(
         lazy="raise_on_sql", order_by="InvitationDeviceRow.position", cascade="all"
@@ -149,6 +201,10 @@ class EventRow(Base):
     gap_seconds: Mapped[float | None] = mapped_column(Float)
     # Fencing token of the executor that owns the run: writes of an older owner are refused.
     fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Its invitation's program; an event scheduled directly belongs to the default one.
+    program_id: Mapped[str] = mapped_column(
+        ForeignKey("programs.id"), index=True, server_default=DEFAULT_PROGRAM_ID
+    )
 
     devices: Mapped[list[EventDeviceRow]] = relationship(
         lazy="raise_on_sql", order_by="EventDeviceRow.position", cascade="all"

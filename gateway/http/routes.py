@@ -11,7 +11,10 @@ from pydantic import BaseModel
 from gateway.domain.errors import FieldError, raise_if_any
 from gateway.domain.text import unstorable_character, unstorable_message
 from gateway.http import handlers as h
+from gateway.http import program_handlers as ph
+from gateway.http import program_schemas as ps
 from gateway.http import schemas as s
+from gateway.services import program_views as pv
 from gateway.services import views as v
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -85,6 +88,26 @@ ROUTES: tuple[Route, ...] = (
           query=s.FlexibilityHistoryQuery, listing=True, errors=(422,)),
     Route("GET", "/api/analytics", h.get_analytics, "Performance over the last days",
           v.AnalyticsView, query=s.AnalyticsQuery, errors=(422,)),
+    Route("POST", "/api/programs", ph.create_program, "Create a program (a market context)",
+          pv.ProgramView, body=ps.ProgramCreate, status=201, errors=(409, 422)),
+    Route("GET", "/api/programs", ph.list_programs, "Programs, by name", pv.ProgramView,
+          listing=True),
+    Route("GET", "/api/programs/{program_id}", ph.get_program, "One program, with who is enrolled",
+          pv.ProgramView, errors=(404,)),
+    Route("PATCH", "/api/programs/{program_id}", ph.update_program,
+          "Change a program's terms (fields left out keep theirs)", pv.ProgramView,
+          body=ps.ProgramUpdate, errors=(404, 409, 422)),
+    Route("PUT", "/api/programs/{program_id}/vens/{ven_id}", ph.enrol_ven,
+          "Enrol a VEN in a program", pv.ProgramView, errors=(404,)),
+    Route("DELETE", "/api/programs/{program_id}/vens/{ven_id}", ph.remove_ven,
+          "Remove a VEN from a program", pv.ProgramView, errors=(404,)),
+    Route("PUT", "/api/programs/{program_id}/devices/{device_id}", ph.enrol_device,
+          "Enrol a device in a program", pv.ProgramView, errors=(404,)),
+    Route("DELETE", "/api/programs/{program_id}/devices/{device_id}", ph.remove_device,
+          "Remove a device from a program", pv.ProgramView, errors=(404,)),
+    Route("DELETE", "/api/programs/{program_id}", ph.delete_program,
+          "Delete a program (not the default one, nor one that invitations or events belong "
+          "to)", pv.ProgramView, errors=(404, 409)),
 )  # fmt: skip
 
 

@@ -72,7 +72,11 @@ async def world(api: Api) -> dict[str, str]:
     event_body = {"start_time": in_minutes(60), "duration_minutes": 30, "devices": ["dev-2"]}
     event = await api.post("/api/events", {**event_body, "target_kw": 1.0}, status=201)
     ven = await api.post("/api/vens", {"name": "ven-world"}, status=201)
+    program = await api.post(
+        "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
+    )
     return {
+        "program_id": program["id"],
         "device_id": "dev-1",
         "invitation_id": invitation["id"],
         "answer_invitation_id": answered["id"],

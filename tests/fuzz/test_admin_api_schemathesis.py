@@ -46,8 +46,16 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-# Rules the document cannot state in JSON Schema: they depend on the clock or on what exists.
-DATA_DEPENDENT_FIELDS = frozenset({"event_time", "start_time", "devices", "device_id"})
+# Rules the document cannot state in JSON Schema: they depend on the clock or on what exists,
+# or relate items of a list (a SIMPLE level table's bounds and levels rise, the last is 100).
+DATA_DEPENDENT_FIELDS = frozenset(
+    {"event_time", "start_time", "devices", "device_id", "simple_levels"}
+)
+# A SIMPLE level table that every program takes.
+VALID_SIMPLE_LEVELS = [
+    {"upper_bound_percentage": 20.0, "level": 1},
+    {"upper_bound_percentage": 100.0, "level": 3},
+]
 
 
 @pytest.fixture
@@ -72,6 +80,9 @@ async def seed(api: Api) -> dict[str, str]:
     await api.device("dev-1")
     await api.device("dev-2", ven_id="ven-seed", resource_id="res-2")
     ven = await api.post("/api/vens", {"name": "ven-seed", "ven_id": "ven-seed"}, status=201)
+    program = await api.post(
+        "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
+    )
     invitation = await api.invite(list(SEEDED_DEVICES))
     event = await api.post(
         "/api/events",
@@ -84,6 +95,7 @@ async def seed(api: Api) -> dict[str, str]:
         "ven_id": ven["ven_id"],
         "invitation_id": invitation["id"],
         "event_id": event["id"],
+        "program_id": program["id"],
     }
 
 
@@ -114,8 +126,9 @@ def fuzz(base_url: str, ids: dict[str, str], *, token: bool) -> Findings:
 
 
 def realistic(case: schemathesis.Case) -> schemathesis.Case:
-    """A valid case with what the document cannot promise filled in: the seeded devices and a
-    start two hours ahead, so that the request can succeed (a 422 then is a finding)."""
+    """A valid case with what the document cannot promise filled in: the seeded devices, a
+    start two hours ahead and a SIMPLE level table that rises, so that the request can succeed
+    (a 422 then is a finding)."""
     if isinstance(case.body, dict):
         body = dict(case.body)
         for name in ("event_time", "start_time"):
@@ -125,6 +138,8 @@ def realistic(case: schemathesis.Case) -> schemathesis.Case:
             body["devices"] = list(SEEDED_DEVICES)
         if "device_id" in body:
             body["device_id"] = SEEDED_DEVICES[len(str(body["device_id"])) % 2]
+        if body.get("simple_levels") is not None:
+            body["simple_levels"] = VALID_SIMPLE_LEVELS
         case.body = body
     return case
 
@@ -196,7 +211,7 @@ async def test_without_the_token_nothing_is_written(
     assert findings.failures == [], "\n".join(findings.failures)
     assert changed_tables(before, await database_rows(services.db)) == {}
     writes = {k: v for k, v in findings.statuses.items() if k.split()[0] not in READ_METHODS}
-    assert len(writes) == 10, writes  # every write route was tried ...
+    assert len(writes) == 17, writes  # every write route was tried ...
     assert all(v <= {401} for v in writes.values()), writes  # ... and each one refused
 
 

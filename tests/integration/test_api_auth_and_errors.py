@@ -54,6 +54,23 @@ WRITE_BODIES: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
     },
     ("POST", "/api/events/{event_id}/cancel"): lambda ids: {"reason": "not needed"},
     ("PUT", "/api/auto-response"): lambda ids: {"enabled": True, "max_reduction_percentage": 50.0},
+    ("POST", "/api/programs"): lambda ids: {"name": "Evening", "market_context": "urn:evening"},
+    ("PATCH", "/api/programs/{program_id}"): lambda ids: {"priority": 5},
+    ("DELETE", "/api/programs/{program_id}"): lambda ids: None,
+    ("PUT", "/api/programs/{program_id}/vens/{ven_id}"): lambda ids: None,
+    ("DELETE", "/api/programs/{program_id}/vens/{ven_id}"): lambda ids: None,
+    ("PUT", "/api/programs/{program_id}/devices/{device_id}"): lambda ids: None,
+    ("DELETE", "/api/programs/{program_id}/devices/{device_id}"): lambda ids: None,
+}
+# Removing from a program needs someone enrolled first.
+ENROLMENT_OF = {
+    (
+        "DELETE",
+        "/api/programs/{program_id}/vens/{ven_id}",
+    ): "/api/programs/{program_id}/vens/{ven_id}",
+    ("DELETE", "/api/programs/{program_id}/devices/{device_id}"): (
+        "/api/programs/{program_id}/devices/{device_id}"
+    ),
 }
 
 WRITE_ROUTES = [(r.method, r.path) for r in ROUTES if r.method not in ("GET", "HEAD")]
@@ -108,11 +125,15 @@ async def world(api: Api) -> dict[str, str]:
         status=201,
     )
     ven = await api.post("/api/vens", {"name": "ven-world"}, status=201)
+    program = await api.post(
+        "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
+    )
     return {
         "device_id": "dev-1",
         "invitation_id": invitation["id"],
         "event_id": event["id"],
         "ven_id": ven["ven_id"],
+        "program_id": program["id"],
     }
 
 
@@ -126,6 +147,7 @@ async def state_of(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         "events": await api.get("/api/events"),
         "auto_response": await api.get("/api/auto-response"),
         "vens": await api.get("/api/vens"),
+        "programs": await api.get("/api/programs"),
     }
 
 
@@ -139,7 +161,7 @@ async def settle(api: Api, dr_events: ChannelRecorder) -> int:
 
 def test_every_write_route_has_a_body_here() -> None:
     assert sorted(WRITE_ROUTES) == sorted(WRITE_BODIES)
-    assert len(WRITE_ROUTES) == 10
+    assert len(WRITE_ROUTES) == 17
 
 
 @pytest.mark.parametrize("headers", BAD_AUTHORIZATIONS, ids=BAD_AUTH_IDS)
@@ -154,6 +176,8 @@ async def test_write_without_a_valid_token_is_401_and_changes_nothing(
 ) -> None:
     body = WRITE_BODIES[(method, path)](world)
     url = fill(path, world)
+    if (method, path) in ENROLMENT_OF:
+        await api.put(fill(ENROLMENT_OF[(method, path)], world), None, status=200)
     mark = await settle(api, dr_events)
     before = await state_of(api, world)
 
@@ -242,6 +266,8 @@ BODY_ROUTES = [
     ("PUT", "/api/devices/{device_id}/instructions"),
     ("POST", "/api/invitations/{invitation_id}/answers"),
     ("POST", "/api/events/{event_id}/cancel"),
+    ("POST", "/api/programs"),
+    ("PATCH", "/api/programs/{program_id}"),
 ]
 
 

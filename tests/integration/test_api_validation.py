@@ -931,6 +931,15 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/events/{event_id}/cancel"): {"reason": "not needed"},
     ("PUT", "/api/auto-response"): {"enabled": True, "max_reduction_percentage": 50.0},
+    ("POST", "/api/programs"): {
+        "id": "new-program", "name": "New program", "market_context": "urn:new",
+        "description": "a new one", "baseline_method": "mean_before_event",
+        "membership": "enrolled",
+    },
+    ("PATCH", "/api/programs/{program_id}"): {
+        "name": "Renamed", "market_context": "urn:renamed", "description": "renamed",
+        "baseline_method": "mean_before_event", "membership": "all",
+    },
 }  # fmt: skip
 ROUTES_WITH_BODY = sorted((r.method, r.path) for r in ROUTES if r.body is not None)
 ROUTES_WITH_PATH_IDS = sorted((r.method, r.path) for r in ROUTES if "{" in r.path)
@@ -1026,9 +1035,12 @@ class TestTextThatCannotBeStored:
              "target_kw": 2.0},
             status=201,
         )  # fmt: skip
+        program = await api.post(
+            "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
+        )
         return {
             "device_id": "dev-1", "ven_id": ven["ven_id"], "invitation_id": invitation["id"],
-            "event_id": event["id"], "later": in_minutes(180, clock),
+            "event_id": event["id"], "later": in_minutes(180, clock), "program_id": program["id"],
         }  # fmt: skip
 
     @pytest.mark.parametrize(("method", "path"), ROUTES_WITH_TEXT)

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.domain.flexibility import is_valid_timezone
+from gateway.domain.programs import market_context_problem
 from gateway.http.routes import ROUTES
 from gateway.services.devices import check_device_id
 from gateway.services.vens import FINGERPRINT
@@ -113,7 +114,7 @@ async def test_documented_operations_are_routed(
 
 async def test_write_routes_declare_security_and_401(doc: dict[str, Any]) -> None:
     writes = [(m, p, op) for m, p, op in operations(doc) if m not in ("GET", "HEAD")]
-    assert len(writes) == 10
+    assert len(writes) == 17
     for method, path, op in writes:
         assert op.get("security") == [{"bearer": []}], (method, path)
         assert "401" in op["responses"], (method, path)
@@ -276,3 +277,37 @@ async def test_the_listed_time_zones_are_the_ones_taken(doc: dict[str, Any]) -> 
     assert "Europe/Paris" in zones
     assert "UTC" in zones
     assert all(is_valid_timezone(zone) for zone in zones)
+
+
+async def test_what_the_document_calls_a_market_context_is_taken(doc: dict[str, Any]) -> None:
+    prop = component(doc, "ProgramCreate")["properties"]["market_context"]
+    contexts = st.from_regex(prop["pattern"], fullmatch=True).filter(
+        lambda value: len(value) <= prop["maxLength"]
+    )
+
+    @settings(
+        max_examples=200,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(market_context=contexts)
+    def taken(market_context: str) -> None:
+        assert market_context_problem(market_context) is None, market_context
+
+    taken()
+    for refused in ("relative/path", "http://a b", "http://a#b", "", ":x"):
+        assert not re.fullmatch(prop["pattern"], refused), refused
+
+
+async def test_the_simple_level_table_is_stated_as_far_as_json_schema_can(
+    doc: dict[str, Any],
+) -> None:
+    levels = component(doc, "ProgramCreate")["properties"]["simple_levels"]["anyOf"][0]
+    assert (levels["minItems"], levels["maxItems"]) == (1, 4)
+    row = component(doc, "SimpleLevelBody")["properties"]
+    assert (row["level"]["minimum"], row["level"]["maximum"]) == (0, 3)
+    bound = row["upper_bound_percentage"]
+    assert (bound["minimum"], bound["maximum"]) == (0, 100)
+    priority = component(doc, "ProgramCreate")["properties"]["priority"]
+    assert (priority["minimum"], priority["maximum"]) == (0, 2**31 - 1)

@@ -1,0 +1,340 @@
+"""Programs for the admin API: their terms, who is enrolled, and the default program.
+
+The rules (what a valid program is, who takes part, what may be deleted) are in
+``gateway.domain.programs``; this module stores and reads them. ``load_program``,
+``ven_takes_part_in``, ``ven_takes_part_clause`` and ``devices_not_taking_part`` are what
+invitations and the VTN use to apply a program.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from gateway.db.models import (
+    DeviceRow,
+    EventRow,
+    InvitationRow,
+    ProgramDeviceRow,
+    ProgramRow,
+    ProgramVenRow,
+    VenRow,
+)
+from gateway.domain.errors import AlreadyExists, NotFound, raise_if_any
+from gateway.domain.programs import (
+    DEFAULT_PROGRAM_ID,
+    Membership,
+    Program,
+    ProgramChanges,
+    ProgramTerms,
+    changed_terms,
+    check_deletable,
+    check_program_id,
+    default_program_terms,
+    takes_part,
+    validate_terms,
+)
+from gateway.services.context import ServiceContext
+from gateway.services.program_views import ProgramView, program_of, write_terms
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def initial_default_program(settings: Settings) -> ProgramTerms:
+    """The default program's terms when first made: the vtn_* settings are its initial values."""
+    return default_program_terms(
+        settings.vtn_market_context, settings.vtn_priority, settings.vtn_test_events
+    )
+
+
+async def load_program(session: AsyncSession, program_id: str) -> Program:
+    row = await session.get(ProgramRow, program_id)
+    if row is None:
+        raise NotFound(f"program {program_id} not found")
+    return program_of(row)
+
+
+async def ven_takes_part_in(session: AsyncSession, of: Program, ven_id: str) -> bool:
+    enrolled = await session.get(ProgramVenRow, (of.id, ven_id)) is not None
+    return takes_part(of.terms.membership, enrolled)
+
+
+def ven_takes_part_clause(ven_id: str) -> ColumnElement[bool]:
+    """In a query that selects ``ProgramRow``: whether VEN ``ven_id`` takes part in it (the
+    SQL form of ``domain.programs.takes_part``, for reading a VEN's events in one query)."""
+    enrolled = exists().where(
+        ProgramVenRow.program_id == ProgramRow.id, ProgramVenRow.ven_id == ven_id
+    )
+    return or_(ProgramRow.membership == Membership.ALL.value, enrolled)
+
+
+async def devices_not_taking_part(
+    session: AsyncSession, of: Program, device_ids: Collection[str]
+) -> list[str]:
+    """Those of ``device_ids`` that are not in program ``of``, in the order given."""
+    enrolled = set(
+        await session.scalars(
+            select(ProgramDeviceRow.device_id).where(
+                ProgramDeviceRow.program_id == of.id,
+                ProgramDeviceRow.device_id.in_(set(device_ids)),
+            )
+        )
+    )
+    return [d for d in device_ids if not takes_part(of.terms.membership, d in enrolled)]
+
+
+class ProgramService:
+    def __init__(self, ctx: ServiceContext, initial_default: ProgramTerms) -> None:
+        self._ctx = ctx
+        self._initial_default = initial_default
+
+    async def ensure_default(self) -> None:
+        """Make the default program if it is missing; if the migration made it, give it its
+        initial values from the settings. Once it exists, the settings are not read again."""
+        initial = self._initial_default
+        validate_terms(initial)
+        now = self._ctx.clock.now()
+        try:
+            async with self._ctx.db.write() as session:
+                row = await session.get(ProgramRow, DEFAULT_PROGRAM_ID)
+                if row is None:
+                    row = ProgramRow(id=DEFAULT_PROGRAM_ID, created_at=now, updated_at=now)
+                    write_terms(row, initial)
+                    row.settings_pending = False
+                    session.add(row)
+                    logger.info("made the default program (%s)", initial.market_context)
+                    return
+                adopted = await session.execute(
+                    update(ProgramRow)
+                    .where(ProgramRow.id == DEFAULT_PROGRAM_ID, ProgramRow.settings_pending)
+                    .values(
+                        market_context=initial.market_context,
+                        priority=initial.priority,
+                        test_events=initial.test_events,
+                        settings_pending=False,
+                        updated_at=now,
+                    )
+                )
+                if adopted.rowcount:  # type: ignore[attr-defined]
+                    logger.info("default program: market context %s", initial.market_context)
+                elif row.market_context != initial.market_context:
+                    logger.info(
+                        "default program: market context %s (set through the API); "
+                        "vtn_market_context %s was only its initial value",
+                        row.market_context,
+                        initial.market_context,
+                    )
+        except IntegrityError:  # another replica made it first, or a program took the URI
+            async with self._ctx.db.read() as session:
+                if await session.get(ProgramRow, DEFAULT_PROGRAM_ID) is None:
+                    raise
+
+    async def all(self) -> list[ProgramView]:
+        async with self._ctx.db.read() as session:
+            rows = (await session.scalars(select(ProgramRow).order_by(ProgramRow.name))).all()
+            vens = await _all_members(session, ProgramVenRow)
+            devices = await _all_members(session, ProgramDeviceRow)
+            return [ProgramView.of(r, vens.get(r.id, []), devices.get(r.id, [])) for r in rows]
+
+    async def get(self, program_id: str) -> ProgramView:
+        async with self._ctx.db.read() as session:
+            return await _view(session, await _row(session, program_id))
+
+    async def create(self, program_id: str | None, terms: ProgramTerms) -> ProgramView:
+        errors = check_program_id(program_id) if program_id is not None else []
+        raise_if_any(errors)
+        validate_terms(terms)
+        now = self._ctx.clock.now()
+        row = ProgramRow(
+            id=program_id or uuid.uuid4().hex,
+            settings_pending=False,
+            created_at=now,
+            updated_at=now,
+        )
+        write_terms(row, terms)
+        async with self._writing(terms) as session:
+            if await session.get(ProgramRow, row.id) is not None:
+                raise AlreadyExists(f"program {row.id} exists")
+            await _refuse_taken(session, row.id, terms)
+            session.add(row)
+            self._ctx.announce(session, "program_created", program_id=row.id)
+        await self._ctx.publisher.flush()
+        return ProgramView.of(row, [], [])
+
+    async def update(self, program_id: str, changes: ProgramChanges) -> ProgramView:
+        async with self._ctx.db.read() as session:
+            current = program_of(await _row(session, program_id)).terms
+        terms = changed_terms(current, changes)
+        validate_terms(terms)
+        async with self._writing(terms) as session:
+            row = await _row(session, program_id)
+            await _refuse_taken(session, program_id, terms)
+            write_terms(row, terms)
+            row.settings_pending = False  # the operator's values win over the settings'
+            row.updated_at = self._ctx.clock.now()
+            self._ctx.announce(session, "program_updated", program_id=program_id)
+            view = await _view(session, row)
+        await self._ctx.publisher.flush()
+        return view
+
+    async def delete(self, program_id: str) -> ProgramView:
+        async with self._ctx.db.write() as session:
+            row = await _row(session, program_id)
+            invitations = await _count(session, InvitationRow, program_id)
+            events = await _count(session, EventRow, program_id)
+            check_deletable(program_id, invitations, events)
+            view = await _view(session, row)
+            await session.delete(row)
+            self._ctx.announce(session, "program_deleted", program_id=program_id)
+        await self._ctx.publisher.flush()
+        return view
+
+    async def enrol_ven(self, program_id: str, ven_id: str) -> ProgramView:
+        return await self._enrol(program_id, ProgramVenRow, VenRow, "VEN", ven_id)
+
+    async def remove_ven(self, program_id: str, ven_id: str) -> ProgramView:
+        return await self._remove(program_id, ProgramVenRow, "VEN", ven_id)
+
+    async def enrol_device(self, program_id: str, device_id: str) -> ProgramView:
+        return await self._enrol(program_id, ProgramDeviceRow, DeviceRow, "device", device_id)
+
+    async def remove_device(self, program_id: str, device_id: str) -> ProgramView:
+        return await self._remove(program_id, ProgramDeviceRow, "device", device_id)
+
+    async def _enrol(
+        self,
+        program_id: str,
+        enrolment: type[ProgramVenRow] | type[ProgramDeviceRow],
+        member: type[VenRow] | type[DeviceRow],
+        kind: str,
+        member_id: str,
+    ) -> ProgramView:
+        """Enrolling one already enrolled changes nothing (PUT is idempotent)."""
+
+        async def enrol(session: AsyncSession) -> None:
+            if await session.get(member, member_id) is None:
+                raise NotFound(f"{kind} {member_id} not found")
+            if await session.get(enrolment, (program_id, member_id)) is None:
+                session.add(_enrolment_row(enrolment, program_id, member_id, self._ctx))
+                self._announce_member(session, "program_enrolled", program_id, kind, member_id)
+
+        return await self._change_members(program_id, enrol)
+
+    async def _remove(
+        self,
+        program_id: str,
+        enrolment: type[ProgramVenRow] | type[ProgramDeviceRow],
+        kind: str,
+        member_id: str,
+    ) -> ProgramView:
+        async def remove(session: AsyncSession) -> None:
+            enrolled = await session.get(enrolment, (program_id, member_id))
+            if enrolled is None:
+                raise NotFound(f"{kind} {member_id} is not enrolled in program {program_id}")
+            await session.delete(enrolled)
+            self._announce_member(session, "program_unenrolled", program_id, kind, member_id)
+
+        return await self._change_members(program_id, remove)
+
+    async def _change_members(
+        self, program_id: str, change: Callable[[AsyncSession], Awaitable[None]]
+    ) -> ProgramView:
+        async with self._ctx.db.write() as session:
+            row = await _row(session, program_id)
+            await change(session)
+            await session.flush()
+            view = await _view(session, row)
+        await self._ctx.publisher.flush()
+        return view
+
+    def _announce_member(
+        self, session: AsyncSession, event: str, program_id: str, kind: str, member_id: str
+    ) -> None:
+        self._ctx.announce(session, event, program_id=program_id, member=kind, id=member_id)
+
+    @asynccontextmanager
+    async def _writing(self, terms: ProgramTerms) -> AsyncIterator[AsyncSession]:
+        """A write in which a name or market context taken meanwhile is a 409: under
+        concurrency the unique constraint, not the check before it, decides."""
+        try:
+            async with self._ctx.db.write() as session:
+                yield session
+        except IntegrityError as err:
+            raise AlreadyExists(_taken_message(terms)) from err
+
+
+def _taken_message(terms: ProgramTerms) -> str:
+    return f"a program named {terms.name!r} or with market context {terms.market_context!r} exists"
+
+
+def _enrolment_row(
+    enrolment: type[ProgramVenRow] | type[ProgramDeviceRow],
+    program_id: str,
+    member_id: str,
+    ctx: ServiceContext,
+) -> ProgramVenRow | ProgramDeviceRow:
+    now = ctx.clock.now()
+    if enrolment is ProgramVenRow:
+        return ProgramVenRow(program_id=program_id, ven_id=member_id, enrolled_at=now)
+    return ProgramDeviceRow(program_id=program_id, device_id=member_id, enrolled_at=now)
+
+
+async def _row(session: AsyncSession, program_id: str) -> ProgramRow:
+    row = await session.get(ProgramRow, program_id)
+    if row is None:
+        raise NotFound(f"program {program_id} not found")
+    return row
+
+
+async def _refuse_taken(session: AsyncSession, program_id: str, terms: ProgramTerms) -> None:
+    taken = await session.scalar(
+        select(ProgramRow.id).where(
+            ProgramRow.id != program_id,
+            (ProgramRow.name == terms.name) | (ProgramRow.market_context == terms.market_context),
+        )
+    )
+    if taken is not None:
+        raise AlreadyExists(f"{_taken_message(terms)} (program {taken})")
+
+
+async def _count(
+    session: AsyncSession, model: type[InvitationRow] | type[EventRow], program_id: str
+) -> int:
+    query = select(func.count()).select_from(model).where(model.program_id == program_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def _all_members(
+    session: AsyncSession, enrolment: type[ProgramVenRow] | type[ProgramDeviceRow]
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for owner, member_id in (
+        await session.execute(select(enrolment.program_id, _member(enrolment)))
+    ).all():
+        found.setdefault(owner, []).append(member_id)
+    return found
+
+
+def _member(enrolment: type[ProgramVenRow] | type[ProgramDeviceRow]) -> InstrumentedAttribute[str]:
+    return ProgramVenRow.ven_id if enrolment is ProgramVenRow else ProgramDeviceRow.device_id
+
+
+async def _view(session: AsyncSession, row: ProgramRow) -> ProgramView:
+    vens = await _members(session, ProgramVenRow, row.id)
+    devices = await _members(session, ProgramDeviceRow, row.id)
+    return ProgramView.of(row, vens, devices)
+
+
+async def _members(
+    session: AsyncSession, enrolment: type[ProgramVenRow] | type[ProgramDeviceRow], program_id: str
+) -> Sequence[str]:
+    query = select(_member(enrolment)).where(enrolment.program_id == program_id)
+    return (await session.scalars(query)).all()
