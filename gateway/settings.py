@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Unset: /metrics is open like /health; set: it needs this bearer token (not the admin one).
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_vtn_tls(self) -> Settings:
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value.strip()
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "metrics_token")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or value.get_secret_value() == "":

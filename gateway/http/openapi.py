@@ -29,12 +29,67 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+# The description of each tag; a tag not listed here is still used, without one.
+TAGS = {
+    "health": "Reachability of the database and Redis",
+    "devices": "Devices that shed load, and their hourly instructions",
+    "vens": "OpenADR VENs provisioned for the VTN",
+    "invitations": "Requests to shed load, and the devices' answers",
+    "events": "Scheduled and running demand-response events, and their results",
+    "auto-response": "Answering invitations automatically from measured power",
+    "flexibility": "Flexibility available now, and its stored history",
+    "analytics": "Performance of past events",
+    "service": "This document, its page and the Prometheus metrics",
+}
+
+
 def _needs_auth(route: Route) -> bool:
     return route.path.startswith("/api") and route.method not in ("GET", "HEAD")
 
 
+def operation_id(route: Route) -> str:
+    """``route.operation_id``, else the handler's name in camelCase (``list_devices`` ->
+    ``listDevices``): handler names are unique in the table, and so are these."""
+    if route.operation_id:
+        return route.operation_id
+    first, *rest = route.handler.__name__.strip("_").split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def tag(route: Route) -> str:
+    """``route.tag``, else the first path segment under ``/api`` (``/health`` -> ``health``)."""
+    if route.tag:
+        return route.tag
+    segments = [part for part in route.path.split("/") if part]
+    if segments and segments[0] == "api":
+        segments = segments[1:]
+    return segments[0] if segments else "service"
+
+
+def description(route: Route) -> str:
+    """``route.description``, else the summary and what the table says about the call."""
+    if route.description:
+        return route.description
+    parts = [route.summary.rstrip(".") + "."]
+    if route.listing:
+        parts.append('Answers {"count": n, "items": [...]}.')
+    if _needs_auth(route):
+        parts.append("Needs the admin token.")
+    elif route.path.startswith("/api"):
+        parts.append("Open, unless auth_reads is on.")
+    else:
+        parts.append("Open: needs no token.")
+    return " ".join(parts)
+
+
 def _operation(route: Route) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": route.summary, "responses": {}}
+    op: dict[str, Any] = {
+        "operationId": operation_id(route),
+        "tags": [tag(route)],
+        "summary": route.summary,
+        "description": description(route),
+        "responses": {},
+    }
     if route.response is not None:
         schema: dict[str, Any] = _ref(route.response)
         if route.listing:
@@ -93,23 +148,58 @@ def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-    paths["/api/openapi.json"] = {
-        "get": {
-            "summary": "This document (no auth)",
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {}}}}
-            },
-        }
-    }
+    paths |= _service_paths()
+    used = {op["tags"][0] for item in paths.values() for op in item.values()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "oadr-gateway admin API", "version": __version__},
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items() if name in used]
+        + [{"name": name} for name in sorted(used - set(TAGS))],
         "paths": paths,
         "components": {
             "schemas": schema.get("$defs", {}),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _service_paths() -> dict[str, dict[str, Any]]:
+    """The routes outside the table: this document, its page, and the metrics."""
+
+    def get(operation: str, summary: str, text: str, media: str) -> dict[str, Any]:
+        schema: dict[str, Any] = {} if media == "application/json" else {"type": "string"}
+        return {
+            "get": {
+                "operationId": operation,
+                "tags": ["service"],
+                "summary": summary,
+                "description": text,
+                "responses": {"200": {"description": "OK", "content": {media: {"schema": schema}}}},
+            }
+        }
+
+    metrics = get(
+        "getMetrics",
+        "Prometheus metrics",
+        "The Prometheus text format. Open, unless metrics_token is set: then it needs "
+        "'Authorization: Bearer <metrics_token>' (401 without).",
+        "text/plain",
+    )
+    metrics["get"]["responses"]["401"] = {
+        "description": _ERROR_TEXT[401],
+        "content": {"application/json": {"schema": _ref(ErrorBody)}},
+    }
+    return {
+        "/api/openapi.json": get(
+            "getOpenapi", "This document", "The OpenAPI document. Open: needs no token.",
+            "application/json",
+        ),
+        "/api/docs": get(
+            "getApiDocs", "This document as a page",
+            "An HTML page that renders this document. Open: needs no token.", "text/html",
+        ),
+        "/metrics": metrics,
+    }  # fmt: skip
 
 
 async def openapi_handler(request: web.Request) -> web.Response:
