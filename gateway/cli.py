@@ -9,7 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway import __version__
+from gateway import __version__, settings_view
+from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_CONFIG = 2
@@ -17,26 +18,30 @@ EXIT_USAGE = 2
 logger = logging.getLogger("gateway")
 
 
+CONFIG_HELP = "TOML settings file (default: config/gateway.toml when it exists)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oadr-gateway", description=__doc__)
     parser.add_argument("--version", action="version", version=f"oadr-gateway {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML settings file (default: config/gateway.toml when it exists)",
-    )
+    parser.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    # ``--config`` is taken after the subcommand too; not given there, the one before stands.
+    config_file = argparse.ArgumentParser(add_help=False)
+    config_file.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    settings = [config_file]
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="apply migrations and serve (admin API, workers)")
+    commands.add_parser(
+        "run", help="apply migrations and serve (admin API, workers)", parents=settings
+    )
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
-    db.add_parser("upgrade", help="apply all migrations")
-    db.add_parser("current", help="print the applied and the newest migration")
+    db.add_parser("upgrade", help="apply all migrations", parents=settings)
+    db.add_parser("current", help="print the applied and the newest migration", parents=settings)
     config = commands.add_parser("config", help="settings").add_subparsers(
         dest="config_command", required=True
     )
-    config.add_parser("show", help="print the settings in force (secrets hidden)")
+    config.add_parser("show", help="print the settings in force (secrets masked)", parents=settings)
     certs = commands.add_parser("certs", help="certificates for OpenADR over TLS").add_subparsers(
         dest="certs_command", required=True
     )
@@ -94,16 +99,6 @@ def _count(value: str) -> int:
     return count
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic announces each of its plugins at INFO on every start.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "certs":  # needs no settings: works before any configuration exists
@@ -113,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"oadr-gateway: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "run":
         return _run(settings)
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command))
-    print(settings.model_dump_json(indent=2))
+    print(settings_view.render(settings))
     return 0
 
 
