@@ -6,13 +6,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import __version__, settings_view
 from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from gateway.security.certs import FileOwner
+
+# The ``gateway`` user of the Dockerfile (fixed, so that files can be given to it).
+CONTAINER_UID = 10001
 EXIT_BAD_CONFIG = 2
 EXIT_USAGE = 2
 logger = logging.getLogger("gateway")
@@ -85,8 +92,25 @@ def _parser() -> argparse.ArgumentParser:
         dest="hosts",
         help="a DNS name or IP address of the VTN (repeatable; default: localhost and 127.0.0.1)",
     )
+    init.add_argument(
+        "--owner",
+        metavar="UID[:GID]",
+        type=_owner,
+        default=None,
+        help="give every file to this user, e.g. the container's gateway user: 10001:10001 "
+        "(needs root; default: whoever runs the command)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
+
+
+def _owner(value: str) -> FileOwner:
+    from gateway.security.certs import FileOwner
+
+    try:
+        return FileOwner.parse(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _count(value: str) -> int:
@@ -140,6 +164,7 @@ def _certs_init(args: argparse.Namespace) -> int:
             key_type=args.key_type,
             vtn_hostnames=args.hosts or DEFAULT_VTN_HOSTNAMES,
             overwrite=args.force,
+            owner=args.owner,
         )
     except PkiExistsError as err:
         print(f"oadr-gateway: {err} (use --force to replace them)", file=sys.stderr)
@@ -170,6 +195,11 @@ def _certs_init(args: argparse.Namespace) -> int:
     print(f"VTN: serve with {pki.vtn.cert} and {pki.vtn.key}; verify VENs with {pki.ca_cert}.")
     print(f"VEN: connect with its ven-NAME.crt/.key, trust {pki.ca_cert} and the VTN fingerprint.")
     print("Give each VEN's fingerprint to the VTN, and the VTN's fingerprint to the VENs.")
+    if args.owner is None:
+        print(
+            f"Keys are readable by uid {os.geteuid()} only; for the container's gateway user "
+            f"run again as root with --force --owner {CONTAINER_UID}:{CONTAINER_UID}."
+        )
     return 0
 
 
