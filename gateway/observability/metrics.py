@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from redis.exceptions import RedisError
 
 from gateway import __version__
 
@@ -37,6 +38,22 @@ SAMPLE_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 class Dependency(StrEnum):
     DATABASE = "database"
     REDIS = "redis"
+
+    @classmethod
+    def of(cls, err: BaseException) -> Dependency:
+        """Which dependency a failure (already known to be one, e.g. a 503) came from: Redis
+        when a Redis error is anywhere in its chain, else the database."""
+        seen: set[int] = set()
+        pending: list[BaseException] = [err]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if isinstance(current, RedisError):
+                return cls.REDIS
+            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        return cls.DATABASE
 
 
 class Component(StrEnum):
