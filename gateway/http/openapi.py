@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +41,7 @@ TAGS = {
     "auto-response": "Answering invitations automatically from measured power",
     "flexibility": "Flexibility available now, and its stored history",
     "analytics": "Performance of past events",
+    "programs": "Programs (market contexts) and the VENs and devices enrolled in them",
     "service": "This document, its page and the Prometheus metrics",
 }
 
@@ -47,13 +50,29 @@ def _needs_auth(route: Route) -> bool:
     return route.path.startswith("/api") and route.method not in ("GET", "HEAD")
 
 
-def operation_id(route: Route) -> str:
+def _camel(words: list[str]) -> str:
+    first, *rest = [w for w in words if w]
+    return first.lower() + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def operation_id(route: Route, shared_names: frozenset[str] = frozenset()) -> str:
     """``route.operation_id``, else the handler's name in camelCase (``list_devices`` ->
-    ``listDevices``): handler names are unique in the table, and so are these."""
+    ``listDevices``), unless that name is in ``shared_names`` (handlers made by one factory,
+    or used by several routes): then the method and the path's words
+    (``PUT /api/programs/{program_id}/vens/{ven_id}`` -> ``putProgramsVens``)."""
     if route.operation_id:
         return route.operation_id
-    first, *rest = route.handler.__name__.strip("_").split("_")
-    return first + "".join(word.capitalize() for word in rest)
+    name = route.handler.__name__.strip("_")
+    if name not in shared_names:
+        return _camel(name.split("_"))
+    words = [part.replace("-", "_") for part in route.path.split("/") if part]
+    words = [w for w in words if w != "api" and not w.startswith("{")]
+    return _camel([route.method, *(piece for w in words for piece in w.split("_"))])
+
+
+def shared_handler_names(routes: Sequence[Route]) -> frozenset[str]:
+    names = Counter(route.handler.__name__.strip("_") for route in routes)
+    return frozenset(name for name, count in names.items() if count > 1)
 
 
 def tag(route: Route) -> str:
@@ -82,9 +101,9 @@ def description(route: Route) -> str:
     return " ".join(parts)
 
 
-def _operation(route: Route) -> dict[str, Any]:
+def _operation(route: Route, shared_names: frozenset[str]) -> dict[str, Any]:
     op: dict[str, Any] = {
-        "operationId": operation_id(route),
+        "operationId": operation_id(route, shared_names),
         "tags": [tag(route)],
         "summary": route.summary,
         "description": description(route),
@@ -146,8 +165,9 @@ def build_openapi() -> dict[str, Any]:
     ordered = sorted(models | queries, key=lambda m: m.__name__)
     _, schema = models_json_schema([(m, "validation") for m in ordered], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
+    shared = shared_handler_names(ROUTES)
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, shared)
     paths |= _service_paths()
     used = {op["tags"][0] for item in paths.values() for op in item.values()}
     return {

@@ -9,7 +9,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.http import handlers as h
-from gateway.http.openapi import build_openapi, description, operation_id, tag
+from gateway.http.openapi import (
+    build_openapi,
+    description,
+    operation_id,
+    shared_handler_names,
+    tag,
+)
 from gateway.http.routes import ROUTES, Route
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -49,6 +55,20 @@ def test_defaults_come_from_the_route_table() -> None:
     assert (operation_id(write), tag(write)) == ("cancelInvitation", "invitations")
     assert description(write) == "Cancel an invitation. Needs the admin token."
     assert tag(Route("GET", "/health", h.health, "Health")) == "health"
+
+
+def test_handlers_sharing_a_name_are_told_apart_by_method_and_path() -> None:
+    def handler(request: Any) -> Any: ...  # what a handler factory makes, twice
+
+    enrol = Route("PUT", "/api/programs/{program_id}/vens/{ven_id}", handler, "Enrol")
+    remove = Route("DELETE", "/api/programs/{program_id}/vens/{ven_id}", handler, "Remove")
+    other = Route("GET", "/api/auto-response", h.get_auto_response, "Config")
+    shared = shared_handler_names([enrol, remove, other])
+    assert shared == {"handler"}
+    assert operation_id(enrol, shared) == "putProgramsVens"
+    assert operation_id(remove, shared) == "deleteProgramsVens"
+    assert operation_id(other, shared) == "getAutoResponse"
+    assert tag(other) == "auto-response"
 
 
 def test_a_route_may_name_its_own() -> None:
