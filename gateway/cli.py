@@ -6,37 +6,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway import __version__
+from gateway import __version__, settings_view
+from gateway.observability.logs import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from gateway.security.certs import FileOwner
+
+# The ``gateway`` user of the Dockerfile (fixed, so that files can be given to it).
+CONTAINER_UID = 10001
 EXIT_BAD_CONFIG = 2
 EXIT_USAGE = 2
 logger = logging.getLogger("gateway")
 
 
+CONFIG_HELP = "TOML settings file (default: config/gateway.toml when it exists)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oadr-gateway", description=__doc__)
     parser.add_argument("--version", action="version", version=f"oadr-gateway {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML settings file (default: config/gateway.toml when it exists)",
-    )
+    parser.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    # ``--config`` is taken after the subcommand too; not given there, the one before stands.
+    config_file = argparse.ArgumentParser(add_help=False)
+    config_file.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    settings = [config_file]
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="apply migrations and serve (admin API, workers)")
+    commands.add_parser(
+        "run", help="apply migrations and serve (admin API, workers)", parents=settings
+    )
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
-    db.add_parser("upgrade", help="apply all migrations")
-    db.add_parser("current", help="print the applied and the newest migration")
+    db.add_parser("upgrade", help="apply all migrations", parents=settings)
+    db.add_parser("current", help="print the applied and the newest migration", parents=settings)
     config = commands.add_parser("config", help="settings").add_subparsers(
         dest="config_command", required=True
     )
-    config.add_parser("show", help="print the settings in force (secrets hidden)")
+    config.add_parser("show", help="print the settings in force (secrets masked)", parents=settings)
     certs = commands.add_parser("certs", help="certificates for OpenADR over TLS").add_subparsers(
         dest="certs_command", required=True
     )
@@ -80,8 +92,25 @@ def _parser() -> argparse.ArgumentParser:
         dest="hosts",
         help="a DNS name or IP address of the VTN (repeatable; default: localhost and 127.0.0.1)",
     )
+    init.add_argument(
+        "--owner",
+        metavar="UID[:GID]",
+        type=_owner,
+        default=None,
+        help="give every file to this user, e.g. the container's gateway user: 10001:10001 "
+        "(needs root; default: whoever runs the command)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
+
+
+def _owner(value: str) -> FileOwner:
+    from gateway.security.certs import FileOwner
+
+    try:
+        return FileOwner.parse(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _count(value: str) -> int:
@@ -94,16 +123,6 @@ def _count(value: str) -> int:
     return count
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic announces each of its plugins at INFO on every start.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "certs":  # needs no settings: works before any configuration exists
@@ -113,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"oadr-gateway: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "run":
         return _run(settings)
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command))
-    print(settings.model_dump_json(indent=2))
+    print(settings_view.render(settings))
     return 0
 
 
@@ -145,6 +164,7 @@ def _certs_init(args: argparse.Namespace) -> int:
             key_type=args.key_type,
             vtn_hostnames=args.hosts or DEFAULT_VTN_HOSTNAMES,
             overwrite=args.force,
+            owner=args.owner,
         )
     except PkiExistsError as err:
         print(f"oadr-gateway: {err} (use --force to replace them)", file=sys.stderr)
@@ -175,6 +195,11 @@ def _certs_init(args: argparse.Namespace) -> int:
     print(f"VTN: serve with {pki.vtn.cert} and {pki.vtn.key}; verify VENs with {pki.ca_cert}.")
     print(f"VEN: connect with its ven-NAME.crt/.key, trust {pki.ca_cert} and the VTN fingerprint.")
     print("Give each VEN's fingerprint to the VTN, and the VTN's fingerprint to the VENs.")
+    if args.owner is None:
+        print(
+            f"Keys are readable by uid {os.geteuid()} only; for the container's gateway user "
+            f"run again as root with --force --owner {CONTAINER_UID}:{CONTAINER_UID}."
+        )
     return 0
 
 

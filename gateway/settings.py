@@ -7,7 +7,9 @@ Unknown keys in the file are errors, so a typo never silently falls back to a de
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -150,6 +152,9 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Unset: /metrics is open like /health; set: it needs this bearer token (not the admin one).
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_vtn_tls(self) -> Settings:
@@ -214,7 +219,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value.strip()
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "metrics_token")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or value.get_secret_value() == "":
@@ -267,6 +272,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise SettingsError(f"config file {path} is not valid TOML: {err}") from err
 
+    unknown = unknown_environment_variables(os.environ)
+    if unknown:
+        raise SettingsError("; ".join(f"unknown setting {name!r}" for name in unknown))
+
     class FileSettings(Settings):
         model_config = SettingsConfigDict(toml_file=path)
 
@@ -274,6 +283,24 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return FileSettings(**overrides)
     except ValidationError as err:
         raise SettingsError(describe_validation_error(err)) from err
+
+
+# Variables the test suite reads (GATEWAY_TEST_POSTGRES_URL, ...): not settings, not typos.
+RESERVED_ENV_PREFIX = ENV_PREFIX + "TEST_"
+
+
+def unknown_environment_variables(environ: Mapping[str, str]) -> list[str]:
+    """``GATEWAY_*`` variables that name no setting: a typo is an error, as in the file."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    nested = ENV_PREFIX + "UPSTREAM__"
+    upstream = {nested + name.upper() for name in UpstreamSettings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX)
+        and not name.upper().startswith(RESERVED_ENV_PREFIX)
+        and name.upper() not in known | upstream
+    )
 
 
 def describe_validation_error(err: ValidationError) -> str:

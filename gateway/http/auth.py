@@ -10,7 +10,7 @@ from aiohttp.typedefs import Middleware
 from gateway.http.errors import Handler, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_OPEN_PATHS = frozenset({"/health", "/api/openapi.json"})
+_OPEN_PATHS = frozenset({"/health", "/api/openapi.json", "/api/docs"})
 
 
 def auth_middleware(token: str, auth_reads: bool) -> Middleware:

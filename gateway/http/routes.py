@@ -32,6 +32,11 @@ class Route:
     status: int = 200
     listing: bool = False  # the response is {"count": n, "items": [response, ...]}
     errors: tuple[int, ...] = ()
+    # OpenAPI: empty means derived (gateway.http.openapi): the operationId from the handler's
+    # name, the tag from the path's first segment under /api, the description from the rest.
+    operation_id: str = ""
+    tag: str = ""
+    description: str = ""
 
 
 ROUTES: tuple[Route, ...] = (
@@ -129,7 +134,9 @@ def with_checked_path(handler: Handler) -> Handler:
 
 def setup_routes(app: web.Application) -> None:
     from gateway.http.openapi import openapi_handler
+    from gateway.observability.routes import setup_observability
 
     for route in ROUTES:
         app.router.add_route(route.method, route.path, with_checked_path(route.handler))
     app.router.add_get("/api/openapi.json", openapi_handler)
+    setup_observability(app)  # /metrics and /api/docs

@@ -6,7 +6,9 @@ Everything is generated with ``cryptography`` and written as PEM into one direct
     vtn.crt vtn.key             the VTN's server (and client) certificate
     ven-<name>.crt ven-<name>.key   one per VEN
 
-Keys are unencrypted PKCS8, mode 0600. Fingerprints are computed by openleadr itself, so they
+Keys are unencrypted PKCS8, mode 0600, owned by whoever runs the command or, with ``owner``,
+by that user (the container's ``gateway`` user, so that it can read them: ``oadr-gateway
+certs init --owner 10001:10001``, as root). Fingerprints are computed by openleadr itself, so they
 are exactly what openleadr clients and servers print and compare.
 """
 
@@ -54,6 +56,22 @@ class PkiExistsError(FileExistsError):
 
 
 @dataclass(frozen=True)
+class FileOwner:
+    """Numeric ids: names would be resolved on this host, not in the container."""
+
+    uid: int
+    gid: int
+
+    @classmethod
+    def parse(cls, text: str) -> FileOwner:
+        """``UID`` or ``UID:GID`` (the group defaults to the same number)."""
+        uid, _, gid = text.partition(":")
+        if not uid.isdigit() or not (gid.isdigit() or gid == ""):
+            raise ValueError(f"owner must be UID or UID:GID in numbers, not {text!r}")
+        return cls(int(uid), int(gid or uid))
+
+
+@dataclass(frozen=True)
 class IssuedCert:
     """One end-entity certificate, its key and its OpenADR fingerprint."""
 
@@ -88,8 +106,10 @@ def init_dev_pki(
     vtn_hostnames: Sequence[str] = DEFAULT_VTN_HOSTNAMES,
     now: datetime | None = None,
     overwrite: bool = False,
+    owner: FileOwner | None = None,
 ) -> DevPki:
-    """Create a CA, a VTN certificate and one certificate per VEN in ``directory``.
+    """Create a CA, a VTN certificate and one certificate per VEN in ``directory``, every file
+    owned by ``owner`` when given (changing a file's owner needs root).
 
     Raises ``PkiExistsError`` (a ``FileExistsError``) before writing anything when one of the
     files exists and ``overwrite`` is false, and ``ValueError`` for a bad name or time.
@@ -133,12 +153,14 @@ def init_dev_pki(
         key = _new_key(key_type)
         ven_material.append((key, _leaf_certificate(key, name, ca_cert, ca_key, now, None)))
 
+    if owner is not None and os.geteuid() not in (0, owner.uid):
+        raise PermissionError(f"only root can give the files to uid {owner.uid} (run with sudo)")
     directory.mkdir(parents=True, exist_ok=True)
-    _write_key(ca_key_path, ca_key, overwrite)
-    _write_cert(ca_cert_path, ca_cert, overwrite)
-    vtn = _write_pair("vtn", vtn_paths, vtn_key, vtn_cert, overwrite)
+    _write_key(ca_key_path, ca_key, overwrite, owner)
+    _write_cert(ca_cert_path, ca_cert, overwrite, owner)
+    vtn = _write_pair("vtn", vtn_paths, vtn_key, vtn_cert, overwrite, owner)
     vens = tuple(
-        _write_pair(name, paths, key, cert, overwrite)
+        _write_pair(name, paths, key, cert, overwrite, owner)
         for name, paths, (key, cert) in zip(names, ven_paths, ven_material, strict=True)
     )
     return DevPki(
@@ -296,29 +318,32 @@ def _write_pair(
     key: PrivateKey,
     cert: x509.Certificate,
     overwrite: bool,
+    owner: FileOwner | None,
 ) -> IssuedCert:
     cert_path, key_path = paths
-    _write_key(key_path, key, overwrite)
-    pem = _write_cert(cert_path, cert, overwrite)
+    _write_key(key_path, key, overwrite, owner)
+    pem = _write_cert(cert_path, cert, overwrite, owner)
     return IssuedCert(name=name, cert=cert_path, key=key_path, fingerprint=fingerprint_of(pem))
 
 
-def _write_key(path: Path, key: PrivateKey, overwrite: bool) -> None:
+def _write_key(path: Path, key: PrivateKey, overwrite: bool, owner: FileOwner | None) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write(path, pem, 0o600, overwrite)
+    _write(path, pem, 0o600, overwrite, owner)
 
 
-def _write_cert(path: Path, cert: x509.Certificate, overwrite: bool) -> bytes:
+def _write_cert(
+    path: Path, cert: x509.Certificate, overwrite: bool, owner: FileOwner | None
+) -> bytes:
     pem = cert.public_bytes(serialization.Encoding.PEM)
-    _write(path, pem, 0o644, overwrite)
+    _write(path, pem, 0o644, overwrite, owner)
     return pem
 
 
-def _write(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
+def _write(path: Path, data: bytes, mode: int, overwrite: bool, owner: FileOwner | None) -> None:
     """Create ``path`` with ``mode`` from the first byte, so a key is never readable by others,
     not even briefly. An old file (or symlink) is replaced, never written through, with
     ``overwrite``; without it, a file that appeared since the check is left alone."""
@@ -328,6 +353,12 @@ def _write(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except FileExistsError:
         raise PkiExistsError([path]) from None
-    with os.fdopen(fd, "wb") as file:
-        os.fchmod(file.fileno(), mode)  # exactly ``mode``, whatever the umask
-        file.write(data)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            if owner is not None:  # before the key is in it: only its owner ever reads it
+                os.fchown(file.fileno(), owner.uid, owner.gid)
+            os.fchmod(file.fileno(), mode)  # exactly ``mode``, whatever the umask
+            file.write(data)
+    except OSError:
+        path.unlink(missing_ok=True)  # no empty or partial file left to block the next run
+        raise

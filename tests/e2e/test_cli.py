@@ -232,3 +232,88 @@ def test_unknown_subcommand_is_a_usage_error(tmp_path: Path) -> None:
         [*GATEWAY, "explode"], cwd=tmp_path, env=_clean_env(), capture_output=True, timeout=60
     )
     assert result.returncode == 2
+
+
+def _config_show(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATEWAY, *args],
+        cwd=cwd,
+        env=_clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_config_show_masks_every_secret(tmp_path: Path) -> None:
+    result = _config_show(
+        tmp_path,
+        "config",
+        "show",
+        GATEWAY_DATABASE_URL="postgresql://gw:db-s3cret@db:5432/gateway",
+        GATEWAY_REDIS_URL="redis://:redis-s3cret@cache:6379/0?password=query-s3cret",
+        GATEWAY_ADMIN_TOKEN="admin-s3cret-0123456789",
+        GATEWAY_METRICS_TOKEN="metrics-s3cret-0123456789",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["database_url"] == "postgresql+asyncpg://gw:**********@db:5432/gateway"
+    assert shown["redis_url"] == "redis://:**********@cache:6379/0?password=**********"
+    assert shown["admin_token"] == shown["metrics_token"] == "**********"
+
+
+def test_config_show_names_the_sqlite_file_in_use(tmp_path: Path) -> None:
+    result = _config_show(tmp_path, "config", "show", GATEWAY_DATA_DIR="state")
+    assert result.returncode == 0, result.stderr
+    expected = f"sqlite+aiosqlite:///{(tmp_path / 'state' / 'gateway.db').resolve()}"
+    assert json.loads(result.stdout)["database_url"] == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--config", "x.toml", "config", "show"],
+        ["config", "show", "--config", "x.toml"],
+    ],
+)
+def test_config_is_taken_before_or_after_the_subcommand(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "x.toml").write_text("http_port = 9123\nlog_format = 'json'\n")
+    result = _config_show(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["http_port"], shown["log_format"]) == (9123, "json")
+
+
+def test_run_takes_config_after_the_subcommand(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text("htp_port = 1\n")
+    result = _config_show(tmp_path, "run", "--config", "bad.toml")
+    assert result.returncode == 2
+    assert "unknown setting 'htp_port'" in result.stderr
+
+
+def test_an_unknown_gateway_variable_is_reported_like_an_unknown_key(tmp_path: Path) -> None:
+    result = _config_show(tmp_path, "run", GATEWAY_HTP_PORT="8080")
+    assert result.returncode == 2
+    assert "unknown setting 'GATEWAY_HTP_PORT'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started
+    # The test suite's own variables are not settings, and not typos either.
+    ok = _config_show(tmp_path, "config", "show", GATEWAY_TEST_POSTGRES_URL="postgresql://x/y")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_json_logs_of_a_run(workdir: Path) -> None:
+    port = free_port()
+    env = _clean_env(GATEWAY_HTTP_PORT=str(port), GATEWAY_LOG_FORMAT="json")
+    gw = Gateway(workdir, port, env)
+    try:
+        gw.wait_healthy()
+        with urllib.request.urlopen(f"{gw.url}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        assert 'oadr_dependency_up{dependency="database"} 1.0' in metrics
+    finally:
+        assert gw.stop() == 0, gw.log.read_text()
+    records = [json.loads(line) for line in gw.log.read_text().splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any(r["message"].startswith("oadr-gateway ") and "serving on" in r["message"]
+               for r in records)  # fmt: skip

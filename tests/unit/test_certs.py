@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,13 @@ from lxml import etree
 from openleadr import messaging
 from openleadr.utils import certificate_fingerprint
 
-from gateway.security.certs import DevPki, PkiExistsError, fingerprint_of, init_dev_pki
+from gateway.security.certs import (
+    DevPki,
+    FileOwner,
+    PkiExistsError,
+    fingerprint_of,
+    init_dev_pki,
+)
 
 NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 FILES = ["ca.crt", "ca.key", "ven-ven1.crt", "ven-ven1.key", "vtn.crt", "vtn.key"]
@@ -277,3 +284,43 @@ def test_openleadr_accepts_a_message_signed_with_a_ven_key(
     messaging.validate_xml_signature(tree, cert_fingerprint=ven.fingerprint)
     with pytest.raises(Exception, match="fingerprint was incorrect"):
         messaging.validate_xml_signature(tree, cert_fingerprint=pki.vtn.fingerprint)
+
+
+def test_owner_gets_every_file_and_keys_stay_private(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving files to another user needs root")
+    owner = FileOwner(10001, 10002)
+    pki = init_dev_pki(tmp_path / "certs", ven_names=["ven1"], now=NOW, owner=owner)
+    for path in (pki.ca_key, pki.vtn.key, pki.vens[0].key, pki.ca_cert, pki.vtn.cert):
+        info = path.stat()
+        assert (info.st_uid, info.st_gid) == (10001, 10002), path
+    assert stat.S_IMODE(pki.vtn.key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(pki.vtn.cert.stat().st_mode) == 0o644
+
+
+def test_owner_of_ones_own_uid_needs_no_root(tmp_path: Path) -> None:
+    me = FileOwner(os.geteuid(), os.getegid())
+    pki = init_dev_pki(tmp_path / "certs", ven_names=[], now=NOW, owner=me)
+    assert pki.vtn.key.stat().st_uid == me.uid
+
+
+def test_another_owner_without_root_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(PermissionError, match="only root"):
+        init_dev_pki(tmp_path / "certs", ven_names=["ven1"], now=NOW, owner=FileOwner(10001, 10001))
+    assert not (tmp_path / "certs").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "owner"), [("10001", FileOwner(10001, 10001)), ("10001:42", FileOwner(10001, 42))]
+)
+def test_owner_is_parsed_from_numbers(text: str, owner: FileOwner) -> None:
+    assert FileOwner.parse(text) == owner
+
+
+@pytest.mark.parametrize("text", ["gateway", ":1", "-1", "1:x", ""])
+def test_owner_must_be_numbers(text: str) -> None:
+    with pytest.raises(ValueError, match="UID or UID:GID"):
+        FileOwner.parse(text)
