@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from gateway.domain.devices import resource_id_of
+from gateway.domain.invitations import per_device_kw
+
 # SI scale codes (OpenADR siScaleCode) of a power value given in W, as factors to kW.
 SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
 
@@ -110,7 +113,7 @@ def ven_events(facts: InvitationFacts) -> dict[str, VenEvent]:
             by_ven.setdefault(device.ven_id, []).append(device)
     if not facts.devices:
         return {}
-    per_device = facts.target_kw / len(facts.devices)
+    per_device = per_device_kw(facts.target_kw, len(facts.devices))
     level = simple_level(facts.load_percentage)
     return {
         ven_id: VenEvent(
@@ -123,7 +126,7 @@ def ven_events(facts: InvitationFacts) -> dict[str, VenEvent]:
             dispatch_kw=per_device * len(devices),
             simple_level=level,
             cancelled=facts.cancelled,
-            resource_ids=tuple(d.resource_id or d.device_id for d in devices),
+            resource_ids=tuple(resource_id_of(d.device_id, d.resource_id) for d in devices),
             device_ids=tuple(d.device_id for d in devices),
         )
         for ven_id, devices in by_ven.items()

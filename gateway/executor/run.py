@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.bus.power import RedisPowerReader
-from gateway.domain.lifecycle import EventStatus
+from gateway.domain.lifecycle import OPEN_EVENT_STATUSES, EventStatus
 from gateway.domain.reduction import BaselineMean, EventMeter
 from gateway.executor import store
 from gateway.executor.lease import EventLease
@@ -273,7 +273,7 @@ class EventRun:
                 "event %s: sample %s/%d not stored (%s)", self._plan.id, phase, index, err
             )
             return True, None
-        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+        if status not in OPEN_EVENT_STATUSES:
             logger.info("event %s is %s: run stops", self._plan.id, status)
             return False, None
         return True, values

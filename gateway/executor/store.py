@@ -13,7 +13,12 @@ from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
 from gateway.db.models import EventRow, EventSampleRow
-from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
+from gateway.domain.lifecycle import (
+    OPEN_EVENT_STATUSES,
+    EventStatus,
+    EventTrigger,
+    next_event_status,
+)
 from gateway.domain.reduction import ReductionResult
 from gateway.domain.samples import pack
 from gateway.services.context import ServiceContext
@@ -59,7 +64,7 @@ async def open_events(db: Database, horizon: datetime) -> list[EventPlan]:
             select(EventRow)
             .options(selectinload(EventRow.devices))
             .where(
-                EventRow.status.in_([EventStatus.SCHEDULED.value, EventStatus.ACTIVE.value]),
+                EventRow.status.in_([s.value for s in OPEN_EVENT_STATUSES]),
                 EventRow.start_time <= horizon,
             )
             .order_by(EventRow.start_time)
@@ -121,7 +126,7 @@ async def write_sample(
         if owner is None or owner.fence != fence:
             raise Fenced(event_id)
         status = EventStatus(owner.status)
-        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+        if status not in OPEN_EVENT_STATUSES:
             return status
         session.add(
             EventSampleRow(

@@ -34,13 +34,24 @@ async def bump_invitation(session: AsyncSession, invitation_id: str | None) -> N
         )
 
 
+def record_decision(
+    row: InvitationRow,
+    trigger: InvitationTrigger,
+    response: Response,
+    reason: str,
+    now: datetime,
+) -> None:
+    """The invitation is decided (scheduled or closed): an illegal move raises first."""
+    row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
+    row.response = response.value
+    row.decided_at = now
+    row.decision_reason = reason
+    row.auto_response_due_at = None  # nothing is left to answer automatically
+
+
 def close_invitation(
     row: InvitationRow, trigger: InvitationTrigger, reason: str, now: datetime
 ) -> None:
-    """Decline, expire or cancel: an illegal move raises before the row is touched."""
-    row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
-    row.response = Response.NO.value
-    row.decided_at = now
-    row.decision_reason = reason
-    row.auto_response_due_at = None
+    """Decline, expire or cancel: the answer is no, and the VENs are told."""
+    record_decision(row, trigger, Response.NO, reason, now)
     new_modification(row)

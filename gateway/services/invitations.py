@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -33,6 +33,7 @@ from gateway.domain.invitations import (
     InvitationRequest,
     Response,
     decide,
+    per_device_kw,
     validate_answer,
     validate_invitation,
 )
@@ -46,6 +47,11 @@ from gateway.domain.lifecycle import (
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.events import EventService, announce_scheduled, stage_event
+from gateway.services.invitation_changes import (
+    close_invitation,
+    new_modification,
+    record_decision,
+)
 from gateway.services.views import InvitationView
 
 logger = logging.getLogger(__name__)
@@ -281,7 +287,7 @@ class InvitationService:
             row.load_kwh = request.load_kwh
             row.load_percentage = request.load_percentage
             row.target_kw = request.target_kw
-            row.modification_number += 1
+            new_modification(row)
             if auto_config is not None:  # the devices are asked again: so is auto-response
                 plan = plan_auto_response(auto_config, request.event_time, now)
                 row.auto_response_due_at = plan.due_at
@@ -307,18 +313,15 @@ class InvitationService:
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             row = await _locked(session, invitation_id)
-            status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
+            # The transition is checked before the event is touched: an illegal one changes
+            # nothing.
+            next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
             why = reason or "cancelled by operator"
             if row.event_id is not None:
                 event = await session.get(EventRow, row.event_id)
                 if event is not None and EventStatus(event.status) in OPEN_EVENT_STATUSES:
                     await self._events.stage_cancel(session, row.event_id, why, bump=False)
-            row.status = status.value
-            row.response = Response.NO.value
-            row.decided_at = now
-            row.decision_reason = why
-            row.auto_response_due_at = None
-            row.modification_number += 1
+            close_invitation(row, InvitationTrigger.CANCEL, why, now)
             self._ctx.announce(session, "invitation_cancelled", invitation_id=row.id, reason=why)
             await session.flush()
             view = InvitationView.of(await self._load(session, row.id))
@@ -349,7 +352,7 @@ class InvitationService:
             invited = [d.device_id for d in row.devices]
             device_ids = [d for d in device_ids if d in invited]
             # What each device commits follows the terms under the lock, never a cached copy.
-            committed_kw = row.target_kw / len(invited) if invited else 0.0
+            committed_kw = per_device_kw(row.target_kw, len(invited))
             existing = {a.device_id: a for a in row.answers}
             unchanged = [d for d in device_ids if d in existing and existing[d].answer == answer]
             fresh = [d for d in device_ids if d not in existing]
@@ -485,29 +488,23 @@ class InvitationService:
         decision = decide([d.device_id for d in row.devices], answers, row.target_kw, policy)
         if decision is None:
             return None
-        accepted = decision.outcome is DecisionOutcome.SCHEDULE
-        trigger = InvitationTrigger.ACCEPT if accepted else InvitationTrigger.DECLINE
-        if not accepted:
-            row.modification_number += 1  # OpenADR: a cancel is a modification
-        row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
-        row.response = (Response.YES if accepted else Response.NO).value
-        row.decided_at = now
-        row.decision_reason = decision.reason
-        row.auto_response_due_at = None
-        event = None
-        if accepted:
-            event = stage_event(
-                self._ctx,
-                session,
-                start_time=row.event_time,
-                duration_minutes=row.duration_minutes,
-                target_kw=row.target_kw,
-                devices=[(a.device_id, a.committed_kw) for a in decision.participants],
-                invitation_id=row.id,
-            )
-            row.event_id = event.id
+        if decision.outcome is not DecisionOutcome.SCHEDULE:
+            close_invitation(row, InvitationTrigger.DECLINE, decision.reason, now)
+            logger.info("invitation %s decided: %s (%s)", row.id, row.status, decision.reason)
+            return None
+        record_decision(row, InvitationTrigger.ACCEPT, Response.YES, decision.reason, now)
+        event = stage_event(
+            self._ctx,
+            session,
+            start_time=row.event_time,
+            duration_minutes=row.duration_minutes,
+            target_kw=row.target_kw,
+            devices=[(a.device_id, a.committed_kw) for a in decision.participants],
+            invitation_id=row.id,
+        )
+        row.event_id = event.id
         logger.info("invitation %s decided: %s (%s)", row.id, row.status, decision.reason)
-        return event if accepted else None
+        return event
 
     async def expire_overdue(self) -> int:
         """Expire pending invitations whose event time has come without a decision."""
@@ -524,14 +521,8 @@ class InvitationService:
                 )
             ).all()
             for row in rows:
-                row.status = next_invitation_status(
-                    InvitationStatus(row.status), InvitationTrigger.EXPIRE
-                ).value
-                row.response = Response.NO.value
-                row.decided_at = now
-                row.decision_reason = "the event time came before the answers decided"
-                row.modification_number += 1
-                row.auto_response_due_at = None
+                why = "the event time came before the answers decided"
+                close_invitation(row, InvitationTrigger.EXPIRE, why, now)
                 self._ctx.announce(session, "invitation_expired", invitation_id=row.id)
         for row in rows:
             await self._after_change(row.id)
@@ -549,15 +540,6 @@ class InvitationService:
                 .order_by(InvitationRow.auto_response_due_at)
             )
             return list(ids)
-
-    async def count_pending(self) -> int:
-        async with self._ctx.db.read() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(InvitationRow)
-                .where(InvitationRow.status == InvitationStatus.PENDING.value)
-            )
-            return int(count or 0)
 
     async def _load(self, session: AsyncSession, invitation_id: str) -> InvitationRow:
         row = await session.get(

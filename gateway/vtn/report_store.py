@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.db.engine import Database
-from gateway.db.models import DeviceRow, VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.vtn.store import devices_by_resource
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,7 @@ class ReportStore:
             points = (
                 await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
             ).all()
-            # As in events: a device without a resource id answers to its own id.
-            devices = {
-                (d.resource_id or d.id): d.id
-                for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
-            }
+            devices = await devices_by_resource(session, ven_id)
         only = next(iter(devices.values())) if len(devices) == 1 else None
         return {
             p.r_id: (

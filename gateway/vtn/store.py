@@ -26,6 +26,7 @@ from gateway.db.models import (
     VenReportRequestRow,
     VenRow,
 )
+from gateway.domain.devices import resource_id_of
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
 from gateway.domain.openadr import InvitationFacts, InvitedDevice, VenEvent, ven_events
 
@@ -80,11 +81,6 @@ class VtnStore:
         self._db = db
 
     # --- VENs -----------------------------------------------------------------------------
-    async def ven(self, ven_id: str) -> VenRecord | None:
-        async with self._db.read() as session:
-            row = await session.get(VenRow, ven_id)
-            return None if row is None else _record(row)
-
     async def find_ven(
         self, *, ven_id: str | None, name: str | None, fingerprint: str | None
     ) -> VenRecord | None:
@@ -251,16 +247,6 @@ class VtnStore:
         return snapshots, devices
 
     # --- messages waiting for a poll ------------------------------------------------------
-    async def queue(
-        self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime
-    ) -> None:
-        async with self._db.write() as session:
-            session.add(
-                VenMessageRow(
-                    ven_id=ven_id, message_type=message_type, payload=payload, created_at=now
-                )
-            )
-
     async def take_next(self, ven_id: str, now: datetime) -> QueuedMessage | None:
         """The oldest undelivered message, marked delivered in the same transaction."""
         async with self._db.write() as session:
@@ -281,8 +267,7 @@ class VtnStore:
         """resourceID -> device id, for this VEN's devices (a device without a resource id
         answers to its own id)."""
         async with self._db.read() as session:
-            rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
-            return {(d.resource_id or d.id): d.id for d in rows}
+            return await devices_by_resource(session, ven_id)
 
     async def opt(self, ven_id: str, opt_id: str) -> VenOptRow | None:
         async with self._db.read() as session:
@@ -312,6 +297,12 @@ class VenSnapshot:
     record: VenRecord
     events: list[VenEvent]
     pending_messages: int
+
+
+async def devices_by_resource(session: AsyncSession, ven_id: str) -> dict[str, str]:
+    """resourceID -> device id, for this VEN's devices (``resource_id_of``)."""
+    rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
+    return {resource_id_of(d.id, d.resource_id): d.id for d in rows}
 
 
 def _since(now: datetime) -> datetime:
