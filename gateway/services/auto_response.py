@@ -117,7 +117,7 @@ class AutoResponseService:
         except NotFound:
             return None
         due_at = invitation.auto_response.due_at
-        if invitation.status != InvitationStatus.PENDING.value or due_at is None or due_at > now:
+        if invitation.status is not InvitationStatus.PENDING or due_at is None or due_at > now:
             return None
         config = await self.config()
         if not config.enabled:

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from gateway.db.engine import Database
 from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.domain.lifecycle import ReportRequestStatus
 from gateway.vtn.store import devices_by_resource
 
 
@@ -66,7 +67,7 @@ class ReportStore:
                     VenReportRequestRow(
                         report_request_id=request_id, ven_id=ven_id, report_specifier_id=spec,
                         report_name=name, r_ids=r_ids, granularity_seconds=granularity,
-                        status="requested", created_at=now, updated_at=now,
+                        status=ReportRequestStatus.REQUESTED.value, created_at=now, updated_at=now,
                     )
                 )  # fmt: skip
             if create_report is not None:
@@ -80,7 +81,7 @@ class ReportStore:
                 )
 
     async def set_request_status(
-        self, ven_id: str, request_ids: Iterable[str], status: str, now: datetime
+        self, ven_id: str, request_ids: Iterable[str], status: ReportRequestStatus, now: datetime
     ) -> int:
         async with self._db.write() as session:
             result = await session.execute(
@@ -89,7 +90,7 @@ class ReportStore:
                     VenReportRequestRow.ven_id == ven_id,
                     VenReportRequestRow.report_request_id.in_(list(request_ids)),
                 )
-                .values(status=status, updated_at=now)
+                .values(status=status.value, updated_at=now)
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from gateway.bus.power_bridge import write_readings
 from gateway.clock import Clock
+from gateway.domain.lifecycle import ReportRequestStatus
 from gateway.domain.openadr import SCALE_TO_KW, sampling_period
 from gateway.jsonable import to_jsonable
 from gateway.vtn.errors import OadrError, StatusCode
@@ -97,7 +98,9 @@ class ReportHandlers:
     async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         pending = payload.get("pending_reports") or []
         ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
-        await self._store.set_request_status(ven.record.ven_id, ids, "created", self._clock.now())
+        await self._store.set_request_status(
+            ven.record.ven_id, ids, ReportRequestStatus.CREATED, self._clock.now()
+        )
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -105,7 +108,9 @@ class ReportHandlers:
         ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
         if payload.get("report_request_id"):
             ids.append(str(payload["report_request_id"]))
-        await self._store.set_request_status(ven.record.ven_id, ids, "cancelled", self._clock.now())
+        await self._store.set_request_status(
+            ven.record.ven_id, ids, ReportRequestStatus.CANCELLED, self._clock.now()
+        )
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:

@@ -27,7 +27,7 @@ from gateway.db.models import (
     VenRow,
 )
 from gateway.domain.devices import resource_id_of
-from gateway.domain.lifecycle import EventStatus, InvitationStatus
+from gateway.domain.lifecycle import EventStatus, InvitationStatus, ReportRequestStatus
 from gateway.domain.openadr import InvitationFacts, InvitedDevice, VenEvent, ven_events
 
 # Events whose end is older than this are no longer loaded for a VEN.
@@ -144,7 +144,7 @@ class VtnStore:
             await session.execute(
                 update(VenReportRequestRow)
                 .where(VenReportRequestRow.ven_id == ven_id)
-                .values(status="cancelled")
+                .values(status=ReportRequestStatus.CANCELLED.value)
             )
 
     async def save_delivered(
