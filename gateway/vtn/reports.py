@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from gateway.bus.power_bridge import write_readings
 from gateway.clock import Clock
 from gateway.domain.lifecycle import ReportRequestStatus
-from gateway.domain.openadr import SCALE_TO_KW, sampling_period
 from gateway.jsonable import to_jsonable
 from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.mapping import SCALE_TO_KW, sampling_period
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
 from gateway.vtn.report_store import ReportPoint, ReportStore
 from gateway.vtn.state import VenState, VtnState

@@ -28,8 +28,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.clock import Clock
-from gateway.domain.openadr import VenEvent
 from gateway.supervisor import pause
+from gateway.vtn.mapping import OadrEvent
 from gateway.vtn.store import Sighting, VenRecord, VenSnapshot, VtnStore
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ _IRRELEVANT = frozenset({
 @dataclass
 class VenState:
     record: VenRecord
-    events: list[VenEvent]
+    events: list[OadrEvent]
     pending_messages: int
     generation: int
     loaded_at: float

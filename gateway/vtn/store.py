@@ -28,12 +28,11 @@ from gateway.db.models import (
 )
 from gateway.domain.devices import resource_id_of
 from gateway.domain.lifecycle import EventStatus, InvitationStatus, ReportRequestStatus
-from gateway.domain.openadr import InvitationFacts, InvitedDevice, VenEvent, ven_events
+from gateway.domain.ven_events import InvitationFacts, InvitedDevice, event_cancelled
+from gateway.vtn.mapping import OadrEvent, ven_events
 
 # Events whose end is older than this are no longer loaded for a VEN.
 EVENT_RETENTION = timedelta(hours=2)
-_CANCELLED_INVITATIONS = {InvitationStatus.CANCELLED.value, InvitationStatus.EXPIRED.value}
-_CANCELLED_EVENTS = {EventStatus.CANCELLED.value, EventStatus.MISSED.value}
 
 
 @dataclass(frozen=True)
@@ -295,7 +294,7 @@ class VtnStore:
 @dataclass(frozen=True)
 class VenSnapshot:
     record: VenRecord
-    events: list[VenEvent]
+    events: list[OadrEvent]
     pending_messages: int
 
 
@@ -311,7 +310,7 @@ def _since(now: datetime) -> datetime:
 
 async def _events(
     session: AsyncSession, invitation_ids: list[str], now: datetime
-) -> dict[str, list[VenEvent]]:
+) -> dict[str, list[OadrEvent]]:
     """The events of these invitations, by VEN, leaving out those long ended."""
     rows = (
         await session.scalars(
@@ -328,14 +327,13 @@ async def _events(
     }
     event_ids = [r.event_id for r in rows if r.event_id]
     event_status = {
-        e.id: e.status
+        e.id: EventStatus(e.status)
         for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
     }
-    by_ven: dict[str, list[VenEvent]] = {}
+    by_ven: dict[str, list[OadrEvent]] = {}
     for row in rows:
-        cancelled = row.status in _CANCELLED_INVITATIONS or (
-            row.event_id is not None and event_status.get(row.event_id) in _CANCELLED_EVENTS
-        )
+        status = event_status.get(row.event_id) if row.event_id is not None else None
+        cancelled = event_cancelled(InvitationStatus(row.status), status)
         facts = InvitationFacts(
             invitation_id=row.id,
             created_at=row.created_at,

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import Answer
-from gateway.domain.openadr import VenEvent
 from gateway.services.invitations import InvitationService, StaleModification, VenAnswerOutcome
 from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.mapping import OadrEvent
 
 
 async def take_answer(
     invitations: InvitationService,
-    event: VenEvent,
+    event: OadrEvent,
     device_ids: Sequence[str],
     answer: Answer,
     modification: int,
