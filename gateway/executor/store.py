@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,7 @@ from gateway.domain.samples import pack
 from gateway.services.context import ServiceContext
 from gateway.services.invitation_changes import bump_invitation
 from gateway.services.results import apply_results, totals
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 
 
 class Fenced(Exception):
@@ -177,7 +179,13 @@ async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
         row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.MISS).value
         row.updated_at = ctx.clock.now()
         await bump_invitation(session, row.invitation_id)
-        ctx.announce(session, "event_missed", event_id=row.id, end_time=row.end_time.isoformat())
+        ctx.announce(
+            session,
+            "event_missed",
+            change=VenChange(ChangeKind.ANY),
+            event_id=row.id,
+            end_time=row.end_time.isoformat(),
+        )
         return True
 
 
@@ -192,5 +200,6 @@ async def complete(
         row.ended_at = ended_at
         row.updated_at = ctx.clock.now()
         apply_results(row, result)
-        ctx.announce(session, "event_completed", event_id=row.id, **totals(result, row))
+        ended: dict[str, Any] = totals(result, row)  # no ``change``: a VEN's view follows the clock
+        ctx.announce(session, "event_completed", event_id=row.id, **ended)
         return True

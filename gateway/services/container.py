@@ -15,6 +15,7 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.ven_facing.service import VenFacing
 from gateway.services.vens import VenService
 from gateway.settings import Settings
 
@@ -33,3 +34,4 @@ class Services:
     flexibility: FlexibilityService
     analytics: AnalyticsService
     vens: VenService
+    ven_facing: VenFacing

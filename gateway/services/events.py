@@ -25,6 +25,7 @@ from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.invitation_changes import bump_invitation
 from gateway.services.results import apply_results, read_live, replay, samples_of, totals
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import EventView
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class EventService:
         self._ctx.announce(
             session,
             "event_cancelled",
+            change=VenChange(ChangeKind.ANY),
             event_id=row.id,
             previous_status=previous.value,
             reason=row.cancel_reason,

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
 from gateway.jsonable import from_jsonable
-from gateway.services.invitations import InvitationService
+from gateway.services.ven_facing.service import VenFacing
 from gateway.vtn.config import VtnConfig
 from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.mapping import (
@@ -33,14 +33,14 @@ class EventHandlers:
         config: VtnConfig,
         store: VtnStore,
         state: VtnState,
-        invitations: InvitationService,
+        vens: VenFacing,
         errors: VenErrors,
         clock: Clock,
     ) -> None:
         self._config = config
         self._store = store
         self._state = state
-        self._invitations = invitations
+        self._vens = vens
         self._errors = errors
         self._clock = clock
 
@@ -122,9 +122,7 @@ class EventHandlers:
         notes = []
         refused = []
         for event, answer, modification in plans:
-            outcome = await take_answer(
-                self._invitations, event, event.device_ids, answer, modification
-            )
+            outcome = await take_answer(self._vens, event, event.device_ids, answer, modification)
             if outcome.refused:
                 refused.append(f"{event.event_id}: {outcome.refused}")
             elif outcome.changed:

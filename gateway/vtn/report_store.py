@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.db.engine import Database
-from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow
 from gateway.domain.lifecycle import ReportRequestStatus
 from gateway.vtn.store import devices_by_resource
 
@@ -99,7 +99,7 @@ class ReportStore:
 
         A point that names no resource measures the VEN itself (2.0b allows that): it belongs
         to the VEN's device when the VEN has exactly one, else to no device (the VEN's own
-        power, ``save_ven_power``)."""
+        power, ``Telemetry``)."""
         async with self._db.read() as session:
             points = (
                 await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
@@ -114,11 +114,3 @@ class ReportStore:
             )
             for p in points
         }  # fmt: skip
-
-    async def save_ven_power(self, ven_id: str, kw: float, at: datetime, r_id: str) -> None:
-        async with self._db.write() as session:
-            await session.execute(
-                update(VenRow)
-                .where(VenRow.ven_id == ven_id)
-                .values(power_kw=kw, power_at=at, power_r_id=r_id)
-            )

@@ -7,32 +7,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
 from gateway.db.models import (
     DeviceRow,
-    EventRow,
-    InvitationDeviceRow,
-    InvitationRow,
     VenMessageRow,
     VenOptRow,
     VenReportRequestRow,
     VenRow,
 )
 from gateway.domain.devices import resource_id_of
-from gateway.domain.lifecycle import EventStatus, InvitationStatus, ReportRequestStatus
-from gateway.domain.ven_events import InvitationFacts, InvitedDevice, event_cancelled
-from gateway.vtn.mapping import OadrEvent, ven_events
-
-# Events whose end is older than this are no longer loaded for a VEN.
-EVENT_RETENTION = timedelta(hours=2)
+from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.services.ven_facing.events import events_of_every_ven, events_of_ven
+from gateway.vtn.mapping import OadrEvent, as_oadr
 
 
 @dataclass(frozen=True)
@@ -196,35 +189,19 @@ class VtnStore:
             row = await session.get(VenRow, ven_id)
             if row is None:
                 return None
-            ids = (
-                await session.scalars(
-                    select(InvitationRow.id)
-                    .join(
-                        InvitationDeviceRow, InvitationDeviceRow.invitation_id == InvitationRow.id
-                    )
-                    .join(DeviceRow, DeviceRow.id == InvitationDeviceRow.device_id)
-                    .where(DeviceRow.ven_id == ven_id, InvitationRow.event_time > _since(now))
-                    .distinct()
-                )
-            ).all()
-            events = await _events(session, list(ids), now) if ids else {}
+            events = await events_of_ven(session, ven_id, now)
             pending = await session.scalar(
                 select(func.count())
                 .select_from(VenMessageRow)
                 .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None))
             )
-            return VenSnapshot(_record(row), events.get(ven_id, []), int(pending or 0))
+            return VenSnapshot(_record(row), [as_oadr(e) for e in events], int(pending or 0))
 
     async def load_all(self, now: datetime) -> tuple[dict[str, VenSnapshot], dict[str, str | None]]:
         """Every VEN's snapshot and the device -> VEN map, in a few queries."""
         async with self._db.read() as session:
             rows = (await session.scalars(select(VenRow))).all()
-            ids = (
-                await session.scalars(
-                    select(InvitationRow.id).where(InvitationRow.event_time > _since(now))
-                )
-            ).all()
-            events = await _events(session, list(ids), now) if ids else {}
+            events = await events_of_every_ven(session, now)
             pending = dict(
                 (
                     await session.execute(
@@ -239,7 +216,9 @@ class VtnStore:
             )
         snapshots = {
             r.ven_id: VenSnapshot(
-                _record(r), events.get(r.ven_id, []), int(pending.get(r.ven_id, 0))
+                _record(r),
+                [as_oadr(e) for e in events.get(r.ven_id, [])],
+                int(pending.get(r.ven_id, 0)),
             )
             for r in rows
         }
@@ -302,54 +281,3 @@ async def devices_by_resource(session: AsyncSession, ven_id: str) -> dict[str, s
     """resourceID -> device id, for this VEN's devices (``resource_id_of``)."""
     rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
     return {resource_id_of(d.id, d.resource_id): d.id for d in rows}
-
-
-def _since(now: datetime) -> datetime:
-    return now - EVENT_RETENTION - timedelta(days=1)  # the longest event is one day
-
-
-async def _events(
-    session: AsyncSession, invitation_ids: list[str], now: datetime
-) -> dict[str, list[OadrEvent]]:
-    """The events of these invitations, by VEN, leaving out those long ended."""
-    rows = (
-        await session.scalars(
-            select(InvitationRow)
-            .where(InvitationRow.id.in_(invitation_ids))
-            .options(selectinload(InvitationRow.devices))
-            .order_by(InvitationRow.event_time, InvitationRow.id)
-        )
-    ).all()
-    device_ids = {d.device_id for r in rows for d in r.devices}
-    devices = {
-        d.id: d
-        for d in await session.scalars(select(DeviceRow).where(DeviceRow.id.in_(device_ids)))
-    }
-    event_ids = [r.event_id for r in rows if r.event_id]
-    event_status = {
-        e.id: EventStatus(e.status)
-        for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
-    }
-    by_ven: dict[str, list[OadrEvent]] = {}
-    for row in rows:
-        status = event_status.get(row.event_id) if row.event_id is not None else None
-        cancelled = event_cancelled(InvitationStatus(row.status), status)
-        facts = InvitationFacts(
-            invitation_id=row.id,
-            created_at=row.created_at,
-            event_time=row.event_time,
-            duration_minutes=row.duration_minutes,
-            target_kw=row.target_kw,
-            load_percentage=row.load_percentage,
-            modification_number=row.modification_number,
-            cancelled=cancelled,
-            devices=tuple(
-                InvitedDevice(d.device_id, devices[d.device_id].ven_id,
-                              devices[d.device_id].resource_id)
-                for d in row.devices
-            ),
-        )  # fmt: skip
-        for ven_id, event in ven_events(facts).items():
-            if event.end > now - EVENT_RETENTION:
-                by_ven.setdefault(ven_id, []).append(event)
-    return by_ven
