@@ -53,8 +53,8 @@ from gateway.domain.lifecycle import EventStatus
 from gateway.domain.power import PowerReading, read_power_value
 from gateway.domain.reduction import EventMeter
 from gateway.executor import store
-from gateway.executor.run import ExecutorConfig, live_key, live_state, publish_live
-from gateway.executor.store import EVENT
+from gateway.executor.run import ExecutorConfig, live_state, publish_live
+from gateway.services.results import EVENT, live_key
 
 FENCE = 1
 BASELINE_KW = 10.0

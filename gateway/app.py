@@ -39,6 +39,8 @@ from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
 from gateway.services.programs import ProgramService, initial_default_program
+from gateway.services.ven_facing.changes import changes_channel
+from gateway.services.ven_facing.service import VenFacing
 from gateway.services.vens import VenService
 from gateway.settings import Settings
 from gateway.startup import StartupError, check_redis, reason, upgrade_database
@@ -47,7 +49,19 @@ from gateway.upstream.connection import LEASE_SECONDS as UPSTREAM_LEASE_SECONDS
 from gateway.upstream.port import VtnLink
 from gateway.upstream.runner import UpstreamRunner
 from gateway.upstream.store import UpstreamStore
-from gateway.vtn.wiring import Vtn, build_vtn
+from gateway.vtn.codec import Encoder
+from gateway.vtn.config import VtnConfig
+from gateway.vtn.endpoint import VtnEndpoint
+from gateway.vtn.events import EventHandlers
+from gateway.vtn.opts import OptHandlers
+from gateway.vtn.report_store import ReportStore
+from gateway.vtn.reports import ReportHandlers
+from gateway.vtn.service import VtnService
+from gateway.vtn.serving import Vtn
+from gateway.vtn.signing import ReplayGuard, SigningKey
+from gateway.vtn.state import VtnState
+from gateway.vtn.store import VtnStore
+from gateway.vtn.ven_errors import VenErrors
 from gateway.workers import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -76,16 +90,16 @@ def resolve_admin_token(settings: Settings) -> str:
 
 def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) -> Services:
     publisher = OutboxPublisher(db, redis)
-    ctx = ServiceContext(db, clock, settings.dr_events_channel, publisher)
+    ctx = ServiceContext(
+        db, clock, settings.dr_events_channel, publisher, changes_channel(settings.redis_prefix)
+    )
     power = RedisPowerReader(
         redis, settings.redis_prefix, timedelta(seconds=settings.power_max_age_seconds)
     )
     events = EventService(ctx, redis, settings.redis_prefix, settings.cadence_seconds)
+    cache = ViewCache(redis, settings.redis_prefix, settings.invitation_cache_ttl_seconds)
     invitations = InvitationService(
-        ctx,
-        AnswerPolicy(settings.answer_policy, settings.partial_min_share),
-        ViewCache(redis, settings.redis_prefix, settings.invitation_cache_ttl_seconds),
-        events,
+        ctx, AnswerPolicy(settings.answer_policy, settings.partial_min_share), cache, events
     )
     return Services(
         settings=settings,
@@ -101,14 +115,21 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
         analytics=AnalyticsService(ctx),
         vens=VenService(ctx),
         programs=ProgramService(ctx, initial_default_program(settings)),
+        ven_facing=VenFacing(ctx, cache, redis, settings.redis_prefix),
     )
+
+
+def _context(services: Services) -> ServiceContext:
+    settings = services.settings
+    return ServiceContext(
+        services.db, services.clock, settings.dr_events_channel, services.publisher,
+        changes_channel(settings.redis_prefix),
+    )  # fmt: skip
 
 
 def build_executor(services: Services, owner: str | None = None) -> Executor:
     settings = services.settings
-    ctx = ServiceContext(
-        services.db, services.clock, settings.dr_events_channel, services.publisher
-    )
+    ctx = _context(services)
     power = RedisPowerReader(
         services.redis,
         settings.redis_prefix,
@@ -119,7 +140,62 @@ def build_executor(services: Services, owner: str | None = None) -> Executor:
         baseline_window=timedelta(minutes=settings.baseline_window_minutes),
         progress_every=settings.progress_every_samples,
     )
-    return Executor(ctx, power, services.redis, settings.redis_prefix, config, owner)
+    owner = owner or uuid.uuid4().hex[:12]
+    # A dead holder's lease lapses after 1.5 cadences; the executor polls every half cadence.
+    lease = EventLease(services.redis, settings.redis_prefix, owner, 1.5 * config.cadence_seconds)
+    return Executor(ctx, power, services.redis, settings.redis_prefix, config, lease, owner)
+
+
+def build_vtn(settings: Settings, services: Services) -> Vtn:
+    files = settings.vtn_signing_files
+    signing_key = SigningKey.load(*files) if files is not None else None
+    config = VtnConfig(
+        vtn_id=settings.vtn_id,
+        poll_interval=timedelta(seconds=settings.vtn_poll_interval_seconds),
+        near_window=timedelta(minutes=settings.vtn_near_minutes),
+        market_context=settings.vtn_market_context,
+        priority=settings.vtn_priority,
+        test_events=settings.vtn_test_events,
+        report_sampling=timedelta(seconds=settings.vtn_report_sampling_seconds),
+        open_enrollment=settings.open_enrollment,
+        tolerant=settings.vtn_schema == "tolerant",
+    )
+    store = VtnStore(services.db)
+    state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
+    services.publisher.on_published.append(state.published)
+    ctx = _context(services)
+    vens = services.ven_facing
+    events = EventHandlers(
+        config, store, state, vens, VenErrors(ctx, services.invitations), services.clock
+    )
+    reports = ReportHandlers(
+        ReportStore(services.db),
+        state,
+        vens,
+        services.clock,
+        config.report_sampling,
+    )
+    service = VtnService(
+        config, store, state, services.clock, events, OptHandlers(store, vens, services.clock),
+        reports,
+    )  # fmt: skip
+    endpoint = VtnEndpoint(
+        service,
+        state,
+        Encoder(signing_key),
+        ReplayGuard(
+            services.redis,
+            settings.redis_prefix,
+            timedelta(seconds=settings.vtn_replay_window_seconds),
+        ),
+        services.clock,
+        tls=settings.vtn_tls,
+        client_cert_header=settings.vtn_client_cert_header,
+        signatures_required=settings.vtn_signatures_required,
+        max_body_bytes=settings.max_body_bytes,
+        tolerant=config.tolerant,
+    )
+    return Vtn(endpoint, state, service, signing_key)
 
 
 VTN = web.AppKey("vtn", Vtn)

@@ -29,17 +29,46 @@ logger = logging.getLogger(__name__)
 _PG_PUBLISH_LOCK = 0x0ADC_0B0C
 
 
+# The key under which a staged message carries its companion (channel, body): published on
+# that channel, and never seen by the message's own subscribers.
+_COMPANION = "_companion"
+
+
 def stage_message(
-    session: AsyncSession, channel: str, event: str, now: datetime, **fields: Any
+    session: AsyncSession,
+    channel: str,
+    event: str,
+    now: datetime,
+    *,
+    companion: tuple[str, dict[str, Any]] | None = None,
+    **fields: Any,
 ) -> None:
-    """Add a dr_events message to the current transaction."""
+    """Add a dr_events message to the current transaction, with its ``companion`` (channel,
+    body) if any: both are published together, the companion with the message's id."""
     payload = {
         "event": event,
         "message_id": str(uuid.uuid4()),
         "occurred_at": now.isoformat(),
         **fields,
     }
+    if companion is not None:
+        payload[_COMPANION] = list(companion)
     session.add(OutboxRow(channel=channel, payload=json.dumps(payload), created_at=now))
+
+
+def _published(channel: str, payload: str) -> list[tuple[str, str]]:
+    """What one outbox row publishes: its message, and its companion after it."""
+    if _COMPANION not in payload:  # the common case: no JSON parsed
+        return [(channel, payload)]
+    message = json.loads(payload)
+    companion = message.pop(_COMPANION, None)
+    out = [(channel, json.dumps(message))]
+    if isinstance(companion, list) and len(companion) == 2:
+        companion_channel, body = companion
+        out.append(
+            (str(companion_channel), json.dumps({**body, "message_id": message.get("message_id")}))
+        )
+    return out
 
 
 class OutboxPublisher:
@@ -74,11 +103,11 @@ class OutboxPublisher:
                     ).all()
                     if not rows:
                         return sent
+                    batch = [m for row in rows for m in _published(row.channel, row.payload)]
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        for row in rows:
-                            pipe.publish(row.channel, row.payload)
+                        for channel, payload in batch:
+                            pipe.publish(channel, payload)
                         await pipe.execute()
-                    batch = [(row.channel, row.payload) for row in rows]
                     for callback in self.on_published:
                         callback(batch)
                     await session.execute(

@@ -68,6 +68,12 @@ def target_kw(load_kwh: float, duration_minutes: int) -> float:
     return load_kwh / (duration_minutes / 60.0)
 
 
+def per_device_kw(target_kw: float, devices: int) -> float:
+    """Each invited device's equal share of the invitation's target (what it commits by
+    saying yes, and what its VEN is asked to shed for it)."""
+    return target_kw / devices if devices else 0.0
+
+
 def validate_invitation(
     request: InvitationRequest, now: datetime, known_devices: Collection[str]
 ) -> None:

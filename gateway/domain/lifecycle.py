@@ -77,3 +77,11 @@ def next_event_status(current: EventStatus, trigger: EventTrigger) -> EventStatu
         return EVENT_TRANSITIONS[(current, trigger)]
     except KeyError:
         raise IllegalTransition(f"an event that is {current} cannot {trigger}") from None
+
+
+class ReportRequestStatus(StrEnum):
+    """A report the gateway asked of a VEN: asked, taken by the VEN, or called off."""
+
+    REQUESTED = "requested"
+    CREATED = "created"
+    CANCELLED = "cancelled"

@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from gateway.domain.errors import Conflict, FieldError, raise_if_any
-from gateway.domain.openadr import SIMPLE_LEVELS
 
 DEFAULT_PROGRAM_ID = "default"
 DEFAULT_PROGRAM_NAME = "Default program"
@@ -51,14 +50,18 @@ class Membership(StrEnum):
 class SimpleLevel(NamedTuple):
     """Shares of load up to ``upper_bound_percentage`` (inclusive) are sent as ``level``.
 
-    A tuple of these has the shape of ``openadr.SIMPLE_LEVELS``, so it can stand in for it.
+    A tuple of these has the shape of ``vtn.mapping.SIMPLE_LEVELS``, which is the default.
     """
 
     upper_bound_percentage: float
     level: int
 
 
-DEFAULT_SIMPLE_LEVELS: tuple[SimpleLevel, ...] = tuple(SimpleLevel(*row) for row in SIMPLE_LEVELS)
+# SIMPLE levels by share of load to shed (%): no shed is 0, up to 15 % is 1, up to 40 % is 2,
+# above is 3. The default of every program; the 2.0b mapping uses a program's own table.
+DEFAULT_SIMPLE_LEVELS: tuple[SimpleLevel, ...] = (
+    SimpleLevel(0.0, 0), SimpleLevel(15.0, 1), SimpleLevel(40.0, 2), SimpleLevel(100.0, 3),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

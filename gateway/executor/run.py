@@ -29,14 +29,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.bus.power import RedisPowerReader
-from gateway.domain.lifecycle import EventStatus
+from gateway.domain.lifecycle import OPEN_EVENT_STATUSES, EventStatus
 from gateway.domain.reduction import BaselineMean, EventMeter
 from gateway.executor import store
 from gateway.executor.lease import EventLease
-from gateway.executor.results import replay
 from gateway.executor.shutdown import Stopped
-from gateway.executor.store import BASELINE, EVENT, EventPlan, Fenced
+from gateway.executor.store import EventPlan, Fenced
 from gateway.services.context import ServiceContext
+from gateway.services.results import BASELINE, EVENT, live_key, replay, samples_of
 from gateway.supervisor import pause
 
 logger = logging.getLogger(__name__)
@@ -63,10 +63,6 @@ class ExecutorConfig:
     baseline_window: timedelta = timedelta(minutes=15)
     progress_every: int = 10
     live_device_limit: int = 1000
-
-
-def live_key(prefix: str, event_id: str) -> str:
-    return f"{prefix}event:live:{event_id}"
 
 
 def live_state(
@@ -178,7 +174,7 @@ class EventRun:
         window_start = plan.start_time if plan.started_at is not None else None
         async with self._ctx.db.read() as session:
             past = await replay(
-                store.samples_of(session, plan.id), len(plan.device_ids), cadence, window_start
+                samples_of(session, plan.id), len(plan.device_ids), cadence, window_start
             )
         meter = past.meter
         if plan.status is EventStatus.SCHEDULED:
@@ -277,7 +273,7 @@ class EventRun:
                 "event %s: sample %s/%d not stored (%s)", self._plan.id, phase, index, err
             )
             return True, None
-        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+        if status not in OPEN_EVENT_STATUSES:
             logger.info("event %s is %s: run stops", self._plan.id, status)
             return False, None
         return True, values

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -38,16 +37,16 @@ class Executor:
         redis: Redis,
         prefix: str,
         config: ExecutorConfig,
-        owner: str | None = None,
+        lease: EventLease,
+        owner: str,
     ) -> None:
         self._ctx = ctx
         self._power = power
         self._redis = redis
         self._prefix = prefix
         self._config = config
-        self.owner = owner or uuid.uuid4().hex[:12]
-        # A dead holder's lease lapses after 1.5 cadences; the poll below finds it within 0.5.
-        self._lease = EventLease(redis, prefix, self.owner, 1.5 * config.cadence_seconds)
+        self.owner = owner
+        self._lease = lease  # lapses after 1.5 cadences: the poll below finds it within 0.5
         self._poll = min(1.0, config.cadence_seconds / 2)
         self._stopping = asyncio.Event()
         self.runs: dict[str, asyncio.Task[None]] = {}

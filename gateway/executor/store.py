@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,14 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
-from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow, InvitationRow
-from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
+from gateway.db.models import EventRow, EventSampleRow
+from gateway.domain.lifecycle import (
+    OPEN_EVENT_STATUSES,
+    EventStatus,
+    EventTrigger,
+    next_event_status,
+)
 from gateway.domain.reduction import ReductionResult
-from gateway.executor.samples import pack, unpack
+from gateway.domain.samples import pack
 from gateway.services.context import ServiceContext
-
-BASELINE = "baseline"
-EVENT = "event"
+from gateway.services.invitation_changes import bump_invitation
+from gateway.services.results import apply_results, totals
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 
 
 class Fenced(Exception):
@@ -37,14 +43,6 @@ class EventPlan:
     target_kw: float
     target_kwh: float
     fence: int  # the owner's fencing token when the plan was read: a new one must exceed it
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSample:
-    phase: str
-    index: int
-    at: datetime
-    values: list[float | None]
 
 
 def _plan(row: EventRow) -> EventPlan:
@@ -68,7 +66,7 @@ async def open_events(db: Database, horizon: datetime) -> list[EventPlan]:
             select(EventRow)
             .options(selectinload(EventRow.devices))
             .where(
-                EventRow.status.in_([EventStatus.SCHEDULED.value, EventStatus.ACTIVE.value]),
+                EventRow.status.in_([s.value for s in OPEN_EVENT_STATUSES]),
                 EventRow.start_time <= horizon,
             )
             .order_by(EventRow.start_time)
@@ -107,18 +105,6 @@ async def _owned(session: AsyncSession, event_id: str, fence: int) -> EventRow:
     return row
 
 
-async def samples_of(session: AsyncSession, event_id: str) -> AsyncIterator[StoredSample]:
-    """The event's samples, baseline phase first, each phase in index order, streamed."""
-    rows = await session.stream_scalars(
-        select(EventSampleRow)
-        .where(EventSampleRow.event_id == event_id)
-        .order_by(EventSampleRow.phase, EventSampleRow.sample_index)
-        .execution_options(yield_per=64)
-    )
-    async for r in rows:
-        yield StoredSample(r.phase, r.sample_index, r.sampled_at, unpack(r.power_kw))
-
-
 async def write_sample(
     db: Database,
     event_id: str,
@@ -142,7 +128,7 @@ async def write_sample(
         if owner is None or owner.fence != fence:
             raise Fenced(event_id)
         status = EventStatus(owner.status)
-        if status not in (EventStatus.SCHEDULED, EventStatus.ACTIVE):
+        if status not in OPEN_EVENT_STATUSES:
             return status
         session.add(
             EventSampleRow(
@@ -185,17 +171,6 @@ async def start(
         return _plan(row)
 
 
-async def bump_invitation(session: AsyncSession, invitation_id: str | None) -> None:
-    """The event of an invitation was cancelled or missed: its VENs are told with a new
-    modificationNumber, which OpenADR 2.0b requires of a cancel."""
-    if invitation_id is not None:
-        await session.execute(
-            update(InvitationRow)
-            .where(InvitationRow.id == invitation_id)
-            .values(modification_number=InvitationRow.modification_number + 1)
-        )
-
-
 async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
     async with ctx.db.write() as session:
         row = await session.get(EventRow, event_id, with_for_update=True)
@@ -204,41 +179,14 @@ async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
         row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.MISS).value
         row.updated_at = ctx.clock.now()
         await bump_invitation(session, row.invitation_id)
-        ctx.announce(session, "event_missed", event_id=row.id, end_time=row.end_time.isoformat())
+        ctx.announce(
+            session,
+            "event_missed",
+            change=VenChange(ChangeKind.ANY),
+            event_id=row.id,
+            end_time=row.end_time.isoformat(),
+        )
         return True
-
-
-def apply_results(row: EventRow, result: ReductionResult) -> None:
-    row.average_reduction_kw = result.average_reduction_kw
-    row.energy_reduction_kwh = result.energy_reduction_kwh
-    row.coverage = result.coverage
-    row.gap_seconds = result.gap_seconds
-    devices: list[EventDeviceRow] = list(row.devices)
-    for device, outcome in zip(devices, result.devices, strict=True):
-        device.baseline_kw = outcome.baseline_kw
-        device.average_reduction_kw = outcome.average_reduction_kw
-        device.energy_reduction_kwh = outcome.energy_reduction_kwh
-        device.coverage = outcome.coverage
-        device.note = outcome.note
-
-
-def totals(result: ReductionResult, row: EventRow) -> dict[str, float | None]:
-    """The totals every end-of-event message carries, kW and kWh side by side."""
-    return {
-        "average_reduction_kw": result.average_reduction_kw,
-        "energy_reduction_kwh": result.energy_reduction_kwh,
-        "target_kw": row.target_kw,
-        "target_kwh": row.target_kwh,
-        "achievement_rate_kw": (
-            result.average_reduction_kw / row.target_kw if row.target_kw > 0 else None
-        ),
-        "achievement_rate_kwh": (
-            result.energy_reduction_kwh / row.target_kwh if row.target_kwh > 0 else None
-        ),
-        "coverage": result.coverage,
-        "gap_seconds": result.gap_seconds,
-        "late_start_seconds": row.late_start_seconds,
-    }
 
 
 async def complete(
@@ -252,13 +200,6 @@ async def complete(
         row.ended_at = ended_at
         row.updated_at = ctx.clock.now()
         apply_results(row, result)
-        ctx.announce(session, "event_completed", event_id=row.id, **totals(result, row))
+        ended: dict[str, Any] = totals(result, row)  # no ``change``: a VEN's view follows the clock
+        ctx.announce(session, "event_completed", event_id=row.id, **ended)
         return True
-
-
-async def store_final_results(db: Database, event_id: str, result: ReductionResult) -> None:
-    """Results of an event that ended some other way (cancelled): no status change."""
-    async with db.write() as session:
-        row = await session.get(EventRow, event_id, options=[selectinload(EventRow.devices)])
-        if row is not None:
-            apply_results(row, result)

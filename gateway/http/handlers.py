@@ -103,8 +103,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         load_percentage=body.load_percentage,
         device_ids=tuple(body.devices),
     )
-    view = await services.invitations.create(request_, await services.auto_response.config())
-    return json_view(await services.auto_response.respond_if_due(view), status=201)
+    return json_view(await services.auto_response.create_invitation(request_), status=201)
 
 
 async def modify_invitation(request: web.Request) -> web.Response:

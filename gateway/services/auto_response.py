@@ -11,7 +11,7 @@ from gateway.bus.power import RedisPowerReader
 from gateway.db.models import AutoResponseConfigRow
 from gateway.domain.auto_response import AutoResponseConfig, auto_answers, notice_problem
 from gateway.domain.errors import NotFound
-from gateway.domain.invitations import Answer
+from gateway.domain.invitations import Answer, InvitationRequest
 from gateway.domain.lifecycle import InvitationStatus
 from gateway.services.context import ServiceContext
 from gateway.services.invitations import InvitationService
@@ -89,6 +89,14 @@ class AutoResponseService:
         await self._ctx.publisher.flush()
         return AutoResponseConfigView.of(row)
 
+    async def create_invitation(
+        self, request: InvitationRequest, invitation_id: str | None = None
+    ) -> InvitationView:
+        """Make an invitation under the current auto-response settings, and answer it at
+        once when they say so (every way an invitation is made goes through here)."""
+        view = await self._invitations.create(request, await self.config(), invitation_id)
+        return await self.respond_if_due(view)
+
     async def respond_if_due(self, view: InvitationView) -> InvitationView:
         """Right after an invitation is made or changed: a response delay of 0 answers at once."""
         due = view.auto_response.due_at
@@ -109,7 +117,7 @@ class AutoResponseService:
         except NotFound:
             return None
         due_at = invitation.auto_response.due_at
-        if invitation.status != InvitationStatus.PENDING.value or due_at is None or due_at > now:
+        if invitation.status is not InvitationStatus.PENDING or due_at is None or due_at > now:
             return None
         config = await self.config()
         if not config.enabled:

@@ -16,6 +16,7 @@ from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
 from gateway.services.programs import ProgramService
+from gateway.services.ven_facing.service import VenFacing
 from gateway.services.vens import VenService
 from gateway.settings import Settings
 
@@ -35,3 +36,4 @@ class Services:
     analytics: AnalyticsService
     vens: VenService
     programs: ProgramService
+    ven_facing: VenFacing

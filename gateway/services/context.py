@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.bus.outbox import OutboxPublisher, stage_message
 from gateway.clock import Clock
 from gateway.db.engine import Database
+from gateway.services.ven_facing.changes import VenChange
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,19 @@ class ServiceContext:
     clock: Clock
     dr_events_channel: str
     publisher: OutboxPublisher
+    changes_channel: str  # the VEN change feed (``ven_facing.changes``)
 
-    def announce(self, session: AsyncSession, event: str, **fields: Any) -> None:
-        """Stage a dr_events message in ``session``'s transaction."""
-        stage_message(session, self.dr_events_channel, event, self.clock.now(), **fields)
+    def announce(
+        self,
+        session: AsyncSession,
+        event: str,
+        *,
+        change: VenChange | None = None,
+        **fields: Any,
+    ) -> None:
+        """Stage a dr_events message in ``session``'s transaction, with the change it makes to
+        what VENs must know, if any."""
+        companion = None if change is None else (self.changes_channel, change.to_json())
+        stage_message(
+            session, self.dr_events_channel, event, self.clock.now(), companion=companion, **fields
+        )

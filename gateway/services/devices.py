@@ -13,6 +13,7 @@ from gateway.db.models import DeviceInstructionRow, DeviceRow
 from gateway.domain.errors import AlreadyExists, FieldError, NotFound, raise_if_any
 from gateway.domain.flexibility import HOURS, Instruction, is_valid_timezone
 from gateway.services.context import ServiceContext
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import DeviceView, InstructionsView
 
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -66,7 +67,13 @@ class DeviceService:
                 if await session.get(DeviceRow, device_id) is not None:
                     raise AlreadyExists(f"device {device_id} is already registered")
                 session.add(row)
-                self._ctx.announce(session, "device_registered", device_id=device_id, ven_id=ven_id)
+                self._ctx.announce(
+                    session,
+                    "device_registered",
+                    change=VenChange(ChangeKind.DEVICE, device_ids=(device_id,), ven_id=ven_id),
+                    device_id=device_id,
+                    ven_id=ven_id,
+                )
         except IntegrityError as err:
             raise AlreadyExists(
                 f"device {device_id} or resource {resource_id} of VEN {ven_id} exists"

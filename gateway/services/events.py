@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -24,11 +21,11 @@ from gateway.domain.invitations import (
     check_event_window,
 )
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
-from gateway.executor.results import replay
-from gateway.executor.run import live_key
-from gateway.executor.store import apply_results, bump_invitation, samples_of, totals
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
+from gateway.services.invitation_changes import bump_invitation
+from gateway.services.results import apply_results, read_live, replay, samples_of, totals
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import EventView
 
 logger = logging.getLogger(__name__)
@@ -126,19 +123,8 @@ class EventService:
                 raise NotFound(f"event {event_id} not found")
         live = None
         if row.status == EventStatus.ACTIVE.value:
-            live = await self._live_state(event_id)
+            live = await read_live(self._redis, self._prefix, event_id)
         return EventView.of(row, live)
-
-    async def _live_state(self, event_id: str) -> dict[str, Any] | None:
-        try:
-            raw = await self._redis.get(live_key(self._prefix, event_id))
-        except (RedisError, OSError) as err:
-            logger.warning("live state of event %s unavailable: %s", event_id, err)
-            return None
-        if raw is None:
-            return None
-        live: dict[str, Any] = json.loads(raw)
-        return live
 
     async def find(self, status: EventStatus | None, limit: int) -> list[EventView]:
         query = select(EventRow).options(*_EVENT_LOADS)
@@ -189,6 +175,7 @@ class EventService:
         self._ctx.announce(
             session,
             "event_cancelled",
+            change=VenChange(ChangeKind.ANY),
             event_id=row.id,
             previous_status=previous.value,
             reason=row.cancel_reason,

@@ -5,19 +5,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from gateway.bus.cache import ViewCache
 from gateway.db.models import (
     DeviceAnswerRow,
-    EventDeviceRow,
     EventRow,
     InvitationDeviceRow,
     InvitationRow,
@@ -25,14 +21,10 @@ from gateway.db.models import (
 from gateway.domain.auto_response import AutoResponseConfig, plan_auto_response
 from gateway.domain.errors import AlreadyAnswered, Conflict, NotFound
 from gateway.domain.invitations import (
-    Answer,
     AnswerPolicy,
-    AnswerSource,
-    DecisionOutcome,
     DeviceAnswer,
     InvitationRequest,
     Response,
-    decide,
     validate_answer,
     validate_invitation,
 )
@@ -44,37 +36,30 @@ from gateway.domain.lifecycle import (
     next_invitation_status,
 )
 from gateway.services.context import ServiceContext
+from gateway.services.decisions import decide_invitation
 from gateway.services.devices import known_device_ids
-from gateway.services.events import EventService, announce_scheduled, stage_event
+from gateway.services.events import EventService, announce_scheduled
+from gateway.services.invitation_changes import (
+    INVITATION_LOADS,
+    after_invitation_change,
+    announce_answer,
+    announce_invitation,
+    close_invitation,
+    invitation_cache_key,
+    locked_invitation,
+    new_modification,
+    reloaded_invitation,
+)
 from gateway.services.views import InvitationView
 
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
-_INVITATION_LOADS = (
-    selectinload(InvitationRow.devices),
-    selectinload(InvitationRow.answers),
-    selectinload(InvitationRow.ven_errors),
-)
 
 
 class InvitationState(StrEnum):
     WAITING = "waiting"
     ANSWERED = "answered"
-
-
-class StaleModification(Conflict):
-    """An answer to terms that have changed since."""
-
-
-@dataclass(frozen=True)
-class VenAnswerOutcome:
-    """What became of a VEN's answer for its devices in one invitation."""
-
-    recorded: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    refused: str | None = None  # why the answer could not change, when it could not
 
 
 class InvitationService:
@@ -120,10 +105,12 @@ class InvitationService:
                 ],
             )
             session.add(row)
-            self._ctx.announce(
+            announce_invitation(
+                self._ctx,
                 session,
                 "invitation_created",
-                invitation_id=row.id,
+                row,
+                request.device_ids,
                 event_time=request.event_time.isoformat(),
                 duration_minutes=request.duration_minutes,
                 load_kwh=request.load_kwh,
@@ -133,28 +120,28 @@ class InvitationService:
                 auto_response_due_at=plan.due_at.isoformat() if plan.due_at else None,
             )
             await session.flush()
-            row = await self._load(session, row.id)
+            row = await reloaded_invitation(session, row.id)
             view = InvitationView.of(row)
         await self._ctx.publisher.flush()
         return view
 
     async def get(self, invitation_id: str, *, use_cache: bool = True) -> InvitationView:
         if use_cache:
-            cached = await self._cache.get(f"invitation:{invitation_id}")
+            cached = await self._cache.get(invitation_cache_key(invitation_id))
             if cached is not None:
                 return InvitationView.model_validate_json(cached)
         async with self._ctx.db.read() as session:
-            row = await session.get(InvitationRow, invitation_id, options=_INVITATION_LOADS)
+            row = await session.get(InvitationRow, invitation_id, options=INVITATION_LOADS)
             if row is None:
                 raise NotFound(f"invitation {invitation_id} not found")
             view = InvitationView.of(row)
-        await self._cache.put(f"invitation:{invitation_id}", view.model_dump_json())
+        await self._cache.put(invitation_cache_key(invitation_id), view.model_dump_json())
         return view
 
     async def find(
         self, state: InvitationState | None, hours: float | None, limit: int
     ) -> list[InvitationView]:
-        query = select(InvitationRow).options(*_INVITATION_LOADS)
+        query = select(InvitationRow).options(*INVITATION_LOADS)
         if state is InvitationState.WAITING:
             query = query.where(InvitationRow.status == InvitationStatus.PENDING.value)
         elif state is InvitationState.ANSWERED:
@@ -183,7 +170,7 @@ class InvitationService:
         now = self._ctx.clock.now()
         try:
             async with self._ctx.db.write() as session:
-                row = await _locked(session, invitation_id)
+                row = await locked_invitation(session, invitation_id)
                 if auto_response_note is not None:
                     row.auto_response_due_at = None
                     row.auto_response_note = auto_response_note
@@ -207,23 +194,15 @@ class InvitationService:
                         )
                     )
                 await session.flush()
-                event = self._decide(session, row, fresh, now)
-                for answer in fresh:
-                    self._ctx.announce(
-                        session,
-                        "invitation_answered",
-                        invitation_id=row.id,
-                        device_id=answer.device_id,
-                        response=answer.answer.value,
-                        committed_kw=answer.committed_kw,
-                        source=answer.source.value,
-                        invitation_status=row.status,
-                        event_id=row.event_id,
+                event = decide_invitation(self._ctx, session, row, fresh, now)
+                for a in fresh:
+                    announce_answer(
+                        self._ctx, session, row, a.device_id, a.answer, a.committed_kw, a.source
                     )
                 if event is not None:
                     announce_scheduled(self._ctx, session, event)
                 await session.flush()
-                row = await self._load(session, row.id)
+                row = await reloaded_invitation(session, row.id)
                 view = InvitationView.of(row)
         except IntegrityError as err:
             if "device_answers" in str(err.orig):
@@ -246,7 +225,7 @@ class InvitationService:
         """
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await _locked(session, invitation_id)
+            row = await locked_invitation(session, invitation_id)
             status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
             known = await known_device_ids(session, request.device_ids)
             validate_invitation(request, now, known)
@@ -281,15 +260,17 @@ class InvitationService:
             row.load_kwh = request.load_kwh
             row.load_percentage = request.load_percentage
             row.target_kw = request.target_kw
-            row.modification_number += 1
+            new_modification(row)
             if auto_config is not None:  # the devices are asked again: so is auto-response
                 plan = plan_auto_response(auto_config, request.event_time, now)
                 row.auto_response_due_at = plan.due_at
                 row.auto_response_note = plan.skip_reason
-            self._ctx.announce(
+            announce_invitation(
+                self._ctx,
                 session,
                 "invitation_modified",
-                invitation_id=row.id,
+                row,
+                request.device_ids,
                 modification_number=row.modification_number,
                 event_time=request.event_time.isoformat(),
                 duration_minutes=request.duration_minutes,
@@ -298,7 +279,7 @@ class InvitationService:
                 devices=list(request.device_ids),
             )
             await session.flush()
-            view = InvitationView.of(await self._load(session, row.id))
+            view = InvitationView.of(await reloaded_invitation(session, row.id))
         await self._after_change(invitation_id)
         return view
 
@@ -306,149 +287,21 @@ class InvitationService:
         """Call an invitation off; its event, scheduled or running, is cancelled with it."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
-            row = await _locked(session, invitation_id)
-            status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
+            row = await locked_invitation(session, invitation_id)
+            # The transition is checked before the event is touched: an illegal one changes
+            # nothing.
+            next_invitation_status(InvitationStatus(row.status), InvitationTrigger.CANCEL)
             why = reason or "cancelled by operator"
             if row.event_id is not None:
                 event = await session.get(EventRow, row.event_id)
                 if event is not None and EventStatus(event.status) in OPEN_EVENT_STATUSES:
                     await self._events.stage_cancel(session, row.event_id, why, bump=False)
-            row.status = status.value
-            row.response = Response.NO.value
-            row.decided_at = now
-            row.decision_reason = why
-            row.auto_response_due_at = None
-            row.modification_number += 1
-            self._ctx.announce(session, "invitation_cancelled", invitation_id=row.id, reason=why)
+            close_invitation(row, InvitationTrigger.CANCEL, why, now)
+            announce_invitation(self._ctx, session, "invitation_cancelled", row, reason=why)
             await session.flush()
-            view = InvitationView.of(await self._load(session, row.id))
+            view = InvitationView.of(await reloaded_invitation(session, row.id))
         await self._after_change(invitation_id)
         return view
-
-    async def answer_from_ven(
-        self,
-        invitation_id: str,
-        device_ids: Sequence[str],
-        answer: Answer,
-        modification_number: int,
-    ) -> VenAnswerOutcome:
-        """A VEN's optIn/optOut for its devices, through the same locked path as admin answers.
-
-        A repeated answer changes nothing. A different answer replaces the earlier one while
-        the invitation is pending. Once scheduled, only an opt-out is taken (its devices commit
-        0 kW from then on); anything else is refused and the earlier answer stands.
-        """
-        now = self._ctx.clock.now()
-        async with self._ctx.db.write() as session:
-            row = await _locked(session, invitation_id)
-            if modification_number != row.modification_number:
-                raise StaleModification(
-                    f"invitation {invitation_id} is at modification "
-                    f"{row.modification_number}, not {modification_number}"
-                )
-            invited = [d.device_id for d in row.devices]
-            device_ids = [d for d in device_ids if d in invited]
-            # What each device commits follows the terms under the lock, never a cached copy.
-            committed_kw = row.target_kw / len(invited) if invited else 0.0
-            existing = {a.device_id: a for a in row.answers}
-            unchanged = [d for d in device_ids if d in existing and existing[d].answer == answer]
-            fresh = [d for d in device_ids if d not in existing]
-            different = [d for d in device_ids if d in existing and existing[d].answer != answer]
-            pending = row.status == InvitationStatus.PENDING.value
-            if not pending and (fresh or different):
-                can_opt_out = answer is Answer.NO and row.status == InvitationStatus.SCHEDULED.value
-                if not can_opt_out:
-                    return VenAnswerOutcome(
-                        unchanged=tuple(unchanged),
-                        refused=f"invitation is {row.status}: the earlier answer stands",
-                    )
-                await self._opt_out_of_event(session, row, [*fresh, *different], now)
-                for device_id in different:
-                    existing[device_id].answer = Answer.NO.value
-                    existing[device_id].committed_kw = 0.0
-                    existing[device_id].source = AnswerSource.VEN.value
-                    existing[device_id].reason = "opted out after the invitation was scheduled"
-                    existing[device_id].answered_at = now
-                self._announce_ven(session, row, [*fresh, *different], answer, 0.0)
-                view_changed = tuple(different)
-                recorded = tuple(fresh)
-                for device_id in fresh:
-                    session.add(self._answer_row(row.id, device_id, answer, 0.0, now))
-            else:
-                kw = committed_kw if answer is Answer.YES else 0.0
-                for device_id in different:
-                    existing[device_id].answer = answer.value
-                    existing[device_id].committed_kw = kw
-                    existing[device_id].source = AnswerSource.VEN.value
-                    existing[device_id].answered_at = now
-                for device_id in fresh:
-                    session.add(self._answer_row(row.id, device_id, answer, kw, now))
-                await session.flush()
-                if fresh or different:
-                    row = await self._load(session, row.id)
-                    event = self._decide(session, row, [], now)
-                    self._announce_ven(session, row, [*fresh, *different], answer, kw)
-                    if event is not None:
-                        announce_scheduled(self._ctx, session, event)
-                view_changed = tuple(different)
-                recorded = tuple(fresh)
-        if recorded or view_changed:
-            await self._after_change(invitation_id)
-        return VenAnswerOutcome(recorded=recorded, unchanged=tuple(unchanged), changed=view_changed)
-
-    @staticmethod
-    def _answer_row(
-        invitation_id: str, device_id: str, answer: Answer, kw: float, now: datetime
-    ) -> DeviceAnswerRow:
-        return DeviceAnswerRow(
-            invitation_id=invitation_id,
-            device_id=device_id,
-            answer=answer.value,
-            committed_kw=kw,
-            source=AnswerSource.VEN.value,
-            answered_at=now,
-        )
-
-    def _announce_ven(
-        self,
-        session: AsyncSession,
-        row: InvitationRow,
-        device_ids: Sequence[str],
-        answer: Answer,
-        kw: float,
-    ) -> None:
-        for device_id in device_ids:
-            self._ctx.announce(
-                session,
-                "invitation_answered",
-                invitation_id=row.id,
-                device_id=device_id,
-                response=answer.value,
-                committed_kw=kw,
-                source=AnswerSource.VEN.value,
-                invitation_status=row.status,
-                event_id=row.event_id,
-            )
-
-    async def _opt_out_of_event(
-        self, session: AsyncSession, row: InvitationRow, device_ids: Sequence[str], now: datetime
-    ) -> None:
-        """Devices leaving a scheduled event: they commit 0 kW and the target drops by theirs."""
-        if row.event_id is None:
-            return
-        event = await session.get(
-            EventRow, row.event_id, options=[selectinload(EventRow.devices)], with_for_update=True
-        )
-        if event is None or EventStatus(event.status) not in OPEN_EVENT_STATUSES:
-            return
-        leaving: list[EventDeviceRow] = [d for d in event.devices if d.device_id in device_ids]
-        for device in leaving:
-            event.target_kw = max(0.0, event.target_kw - (device.committed_kw or 0.0))
-            device.committed_kw = 0.0
-            device.note = f"opted out by its VEN at {now.isoformat()}"
-        duration_h = (event.end_time - event.start_time).total_seconds() / 3600
-        event.target_kwh = event.target_kw * duration_h
-        event.updated_at = now
 
     def _fresh_answers(
         self, row: InvitationRow, answers: Sequence[DeviceAnswer], skip_answered: bool
@@ -468,47 +321,6 @@ class InvitationService:
             fresh.append(answer)
         return fresh
 
-    def _decide(
-        self,
-        session: AsyncSession,
-        row: InvitationRow,
-        fresh: Sequence[DeviceAnswer],
-        now: datetime,
-    ) -> EventRow | None:
-        """Apply the policy's decision, if the answers now reach one; the new event if any."""
-        answers = {
-            a.device_id: DeviceAnswer(a.device_id, Answer(a.answer), a.committed_kw)
-            for a in row.answers
-        }
-        answers.update({a.device_id: a for a in fresh})
-        policy = AnswerPolicy(row.answer_policy, row.partial_min_share)
-        decision = decide([d.device_id for d in row.devices], answers, row.target_kw, policy)
-        if decision is None:
-            return None
-        accepted = decision.outcome is DecisionOutcome.SCHEDULE
-        trigger = InvitationTrigger.ACCEPT if accepted else InvitationTrigger.DECLINE
-        if not accepted:
-            row.modification_number += 1  # OpenADR: a cancel is a modification
-        row.status = next_invitation_status(InvitationStatus(row.status), trigger).value
-        row.response = (Response.YES if accepted else Response.NO).value
-        row.decided_at = now
-        row.decision_reason = decision.reason
-        row.auto_response_due_at = None
-        event = None
-        if accepted:
-            event = stage_event(
-                self._ctx,
-                session,
-                start_time=row.event_time,
-                duration_minutes=row.duration_minutes,
-                target_kw=row.target_kw,
-                devices=[(a.device_id, a.committed_kw) for a in decision.participants],
-                invitation_id=row.id,
-            )
-            row.event_id = event.id
-        logger.info("invitation %s decided: %s (%s)", row.id, row.status, decision.reason)
-        return event if accepted else None
-
     async def expire_overdue(self) -> int:
         """Expire pending invitations whose event time has come without a decision."""
         now = self._ctx.clock.now()
@@ -524,15 +336,9 @@ class InvitationService:
                 )
             ).all()
             for row in rows:
-                row.status = next_invitation_status(
-                    InvitationStatus(row.status), InvitationTrigger.EXPIRE
-                ).value
-                row.response = Response.NO.value
-                row.decided_at = now
-                row.decision_reason = "the event time came before the answers decided"
-                row.modification_number += 1
-                row.auto_response_due_at = None
-                self._ctx.announce(session, "invitation_expired", invitation_id=row.id)
+                why = "the event time came before the answers decided"
+                close_invitation(row, InvitationTrigger.EXPIRE, why, now)
+                announce_invitation(self._ctx, session, "invitation_expired", row)
         for row in rows:
             await self._after_change(row.id)
         return len(rows)
@@ -550,39 +356,10 @@ class InvitationService:
             )
             return list(ids)
 
-    async def count_pending(self) -> int:
-        async with self._ctx.db.read() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(InvitationRow)
-                .where(InvitationRow.status == InvitationStatus.PENDING.value)
-            )
-            return int(count or 0)
-
-    async def _load(self, session: AsyncSession, invitation_id: str) -> InvitationRow:
-        row = await session.get(
-            InvitationRow, invitation_id, options=_INVITATION_LOADS, populate_existing=True
-        )
-        if row is None:  # pragma: no cover - loaded in the same transaction
-            raise NotFound(f"invitation {invitation_id} not found")
-        return row
-
     async def view_changed(self, invitation_id: str) -> None:
         """What the invitation's view shows changed elsewhere (a VEN error the VTN recorded):
         drop the cached view, publish what was staged."""
         await self._after_change(invitation_id)
 
     async def _after_change(self, invitation_id: str) -> None:
-        await self._cache.invalidate(f"invitation:{invitation_id}")
-        await self._ctx.publisher.flush()
-
-
-async def _locked(session: AsyncSession, invitation_id: str) -> InvitationRow:
-    """The invitation, locked for this transaction (row lock on PostgreSQL; SQLite's write
-    transaction holds the database)."""
-    row = await session.get(
-        InvitationRow, invitation_id, options=_INVITATION_LOADS, with_for_update=True
-    )
-    if row is None:
-        raise NotFound(f"invitation {invitation_id} not found")
-    return row
+        await after_invitation_change(self._ctx, self._cache, invitation_id)

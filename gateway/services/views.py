@@ -16,6 +16,8 @@ from gateway.db.models import (
     VenErrorRow,
     VenRow,
 )
+from gateway.domain.invitations import Answer, AnswerSource, Response
+from gateway.domain.lifecycle import EventStatus, InvitationStatus
 
 
 class View(BaseModel):
@@ -130,9 +132,9 @@ class VenView(View):
 
 class AnswerView(View):
     device_id: str
-    answer: str
+    answer: Answer
     committed_kw: float
-    source: str
+    source: AnswerSource
     reason: str | None
     answered_at: AwareDatetime
 
@@ -140,9 +142,9 @@ class AnswerView(View):
     def of(cls, row: DeviceAnswerRow) -> AnswerView:
         return cls(
             device_id=row.device_id,
-            answer=row.answer,
+            answer=Answer(row.answer),
             committed_kw=row.committed_kw,
-            source=row.source,
+            source=AnswerSource(row.source),
             reason=row.reason,
             answered_at=row.answered_at,
         )
@@ -162,8 +164,8 @@ class InvitationView(View):
     load_kwh: float
     load_percentage: float
     target_kw: float
-    status: str
-    response: str
+    status: InvitationStatus
+    response: Response
     answer_policy: str
     decided_at: AwareDatetime | None
     decision_reason: str | None
@@ -187,8 +189,8 @@ class InvitationView(View):
             load_kwh=row.load_kwh,
             load_percentage=row.load_percentage,
             target_kw=row.target_kw,
-            status=row.status,
-            response=row.response,
+            status=InvitationStatus(row.status),
+            response=Response(row.response),
             answer_policy=row.answer_policy,
             decided_at=row.decided_at,
             decision_reason=row.decision_reason,
@@ -222,7 +224,7 @@ class EventResults(View):
 class EventView(View):
     id: str
     invitation_id: str | None
-    status: str
+    status: EventStatus
     start_time: AwareDatetime
     end_time: AwareDatetime
     duration_minutes: float
@@ -249,7 +251,7 @@ class EventView(View):
         return cls(
             id=row.id,
             invitation_id=row.invitation_id,
-            status=row.status,
+            status=EventStatus(row.status),
             start_time=row.start_time,
             end_time=row.end_time,
             duration_minutes=(row.end_time - row.start_time).total_seconds() / 60,

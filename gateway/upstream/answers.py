@@ -11,10 +11,10 @@ from datetime import datetime
 from gateway.db.models import UpstreamEventRow
 from gateway.domain.errors import NotFound
 from gateway.domain.lifecycle import InvitationStatus
-from gateway.domain.upstream import Opt, opt_for, opt_of
 from gateway.services.container import Services
 from gateway.settings import UpstreamSettings
 from gateway.upstream.invitations import TAKING
+from gateway.upstream.rules import Opt, opt_for, opt_of
 from gateway.upstream.store import UpstreamStore
 from gateway.upstream.ven import UpstreamVen
 

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from gateway.db.models import UpstreamEventRow
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import InvitationRequest
-from gateway.domain.upstream import UnusableEvent, UpstreamTerms, read_event, target_devices
 from gateway.services.container import Services
 from gateway.services.views import InvitationView
 from gateway.settings import UpstreamSettings
+from gateway.upstream.rules import UnusableEvent, UpstreamTerms, read_event, target_devices
 from gateway.upstream.store import UpstreamStore
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,9 @@ class UpstreamInvitations:
     async def create_and_respond(
         self, request: InvitationRequest, invitation_id: str
     ) -> InvitationView:
-        """Create the invitation, then auto-respond at once where that is due: the same step as
-        the admin API's (``http/handlers.py``); the one call to switch to the core's own."""
-        services = self._services
-        view = await services.invitations.create(
-            request, await services.auto_response.config(), invitation_id
-        )
-        return await services.auto_response.respond_if_due(view)
+        """Create the invitation, then auto-respond at once where that is due: the admin API's
+        own step (``AutoResponseService.create_invitation``)."""
+        return await self._services.auto_response.create_invitation(request, invitation_id)
 
     async def _request(self, terms: UpstreamTerms) -> InvitationRequest:
         return InvitationRequest(

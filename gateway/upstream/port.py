@@ -30,8 +30,8 @@ from openleadr.messaging import (
     validate_xml_signature,
 )
 
-from gateway.domain.upstream import Opt
 from gateway.settings import UpstreamSettings
+from gateway.upstream.rules import Opt
 
 logger = logging.getLogger(__name__)
 

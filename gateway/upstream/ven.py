@@ -11,8 +11,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from gateway.domain.upstream import Opt
 from gateway.upstream.port import Reply, VtnLink, reply_code
+from gateway.upstream.rules import Opt
 
 logger = logging.getLogger(__name__)
 

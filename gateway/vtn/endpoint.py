@@ -129,15 +129,11 @@ class VtnEndpoint:
             await self._check_signature(incoming, caller.fingerprint)
             return self._service.query_registration(payload)
         if message_type == "oadrCreatePartyRegistration":
-
-            async def verify(fingerprint: str | None) -> None:
-                await self._check_signature(incoming, fingerprint)
-
             # The signature is checked against the provisioned VEN's certificate once the
             # service knows which VEN this is (over plain HTTP there is no TLS certificate).
-            response_type, reply = await self._service.create_party_registration(
-                payload, caller, verify
-            )
+            registrant = await self._service.identify(payload, caller)
+            await self._check_signature(incoming, registrant.verify_with)
+            response_type, reply = await self._service.register(payload, caller, registrant)
             if isinstance(reply.get("ven_id"), str):
                 self._state.seen(reply["ven_id"], incoming.deviations)
             return response_type, reply

@@ -4,25 +4,22 @@ the VEN's answers (oadrCreatedEvent, and the oadrResponse it may send instead)."
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-
-from openleadr import objects
 
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
-from gateway.domain.openadr import (
-    OadrEventStatus,
-    VenEvent,
+from gateway.jsonable import from_jsonable
+from gateway.services.ven_facing.service import VenFacing
+from gateway.vtn.config import VtnConfig
+from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.mapping import (
+    OadrEvent,
     after_delivery,
     needs_distribute,
+    oadr_event,
     snapshot,
     visible,
 )
-from gateway.jsonable import from_jsonable
-from gateway.services.invitations import InvitationService
-from gateway.vtn.config import VtnConfig
-from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.payloads import Reply, ok, response_request_id
 from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import VtnStore
@@ -36,14 +33,14 @@ class EventHandlers:
         config: VtnConfig,
         store: VtnStore,
         state: VtnState,
-        invitations: InvitationService,
+        vens: VenFacing,
         errors: VenErrors,
         clock: Clock,
     ) -> None:
         self._config = config
         self._store = store
         self._state = state
-        self._invitations = invitations
+        self._vens = vens
         self._errors = errors
         self._clock = clock
 
@@ -74,7 +71,7 @@ class EventHandlers:
     async def _distribute(
         self,
         ven: VenState,
-        shown: list[VenEvent],
+        shown: list[OadrEvent],
         current: dict[str, list[object]],
         request_id: str | None,
     ) -> Reply:
@@ -88,62 +85,8 @@ class EventHandlers:
             "response": ok(request_id),
             "request_id": distribute["request_id"],
             "vtn_id": self._config.vtn_id,
-            "events": [self._event(e, now) for e in shown],
+            "events": [oadr_event(e, now, self._config) for e in shown],
         }
-
-    def _event(self, event: VenEvent, now: datetime) -> objects.Event:
-        status = event.status(now, self._config.near_window)
-        active = status is OadrEventStatus.ACTIVE
-
-        def interval(value: float) -> list[objects.Interval]:
-            # 2.0b: an interval has no dtstart of its own; it follows from the active period.
-            return [objects.Interval(None, event.duration, signal_payload=value, uid=0)]
-
-        dispatch_kw = round(event.dispatch_kw, 6)
-        built = objects.Event(
-            event_descriptor=objects.EventDescriptor(
-                event_id=event.event_id,
-                modification_number=event.modification_number,
-                market_context=self._config.market_context,
-                event_status=status.value,
-                created_date_time=event.created_at,
-                modification_date_time=now,
-                priority=self._config.priority,
-                test_event=self._config.test_events,
-            ),
-            active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
-            event_signals=[
-                # currentValue (2.0b profile): 0 unless active, else the one interval's value.
-                objects.EventSignal(
-                    intervals=interval(float(event.simple_level)),
-                    signal_name="SIMPLE",
-                    signal_type="level",
-                    signal_id=f"{event.event_id}-simple",
-                    current_value=float(event.simple_level) if active else 0.0,
-                ),
-                objects.EventSignal(
-                    intervals=interval(dispatch_kw),
-                    signal_name="LOAD_DISPATCH",
-                    signal_type="delta",
-                    signal_id=f"{event.event_id}-dispatch",
-                    measurement=objects.Measurement(
-                        name="powerReal",
-                        description="RealPower",
-                        unit="W",
-                        scale="k",
-                        power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
-                    ),
-                    current_value=dispatch_kw if active else 0.0,
-                ),
-            ],
-            targets=[objects.Target(ven_id=event.ven_id)]
-            + [objects.Target(resource_id=r) for r in event.resource_ids],
-            response_required="always",
-        )
-        # openleadr's Event recomputes the status from the wall clock and knows nothing of
-        # cancellation or the configured near window; ours is the one that counts.
-        built.event_descriptor.event_status = status.value
-        return built
 
     # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -153,7 +96,7 @@ class EventHandlers:
         if isinstance(responses, dict):
             responses = [responses]
         events = {e.event_id: e for e in ven.events}
-        plans: list[tuple[VenEvent, Answer, int]] = []
+        plans: list[tuple[OadrEvent, Answer, int]] = []
         errors: list[ReportedError] = []
         for response in responses:
             event_id = response.get("event_id")
@@ -179,9 +122,7 @@ class EventHandlers:
         notes = []
         refused = []
         for event, answer, modification in plans:
-            outcome = await take_answer(
-                self._invitations, event, event.device_ids, answer, modification
-            )
+            outcome = await take_answer(self._vens, event, event.device_ids, answer, modification)
             if outcome.refused:
                 refused.append(f"{event.event_id}: {outcome.refused}")
             elif outcome.changed:

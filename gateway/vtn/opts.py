@@ -8,7 +8,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.db.models import VenOptRow
 from gateway.domain.invitations import Answer
-from gateway.services.invitations import InvitationService
+from gateway.services.ven_facing.service import VenFacing
 from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.payloads import Reply, ok, stored_id
 from gateway.vtn.state import VenState
@@ -17,9 +17,9 @@ from gateway.vtn.ven_answers import take_answer
 
 
 class OptHandlers:
-    def __init__(self, store: VtnStore, invitations: InvitationService, clock: Clock) -> None:
+    def __init__(self, store: VtnStore, vens: VenFacing, clock: Clock) -> None:
         self._store = store
-        self._invitations = invitations
+        self._vens = vens
         self._clock = clock
 
     async def create_opt(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -59,7 +59,7 @@ class OptHandlers:
             answer = Answer.YES if opt_type == "optIn" else Answer.NO
             given = payload.get("modification_number")
             modification = given if isinstance(given, int) else event.modification_number
-            outcome = await take_answer(self._invitations, event, device_ids, answer, modification)
+            outcome = await take_answer(self._vens, event, device_ids, answer, modification)
             if outcome.refused:
                 raise OadrError(StatusCode.NOT_ALLOWED, outcome.refused, request_id=request_id)
         else:

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.db.engine import Database
-from gateway.db.models import DeviceRow, VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow
+from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.vtn.store import devices_by_resource
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class ReportStore:
                     VenReportRequestRow(
                         report_request_id=request_id, ven_id=ven_id, report_specifier_id=spec,
                         report_name=name, r_ids=r_ids, granularity_seconds=granularity,
-                        status="requested", created_at=now, updated_at=now,
+                        status=ReportRequestStatus.REQUESTED.value, created_at=now, updated_at=now,
                     )
                 )  # fmt: skip
             if create_report is not None:
@@ -79,7 +81,7 @@ class ReportStore:
                 )
 
     async def set_request_status(
-        self, ven_id: str, request_ids: Iterable[str], status: str, now: datetime
+        self, ven_id: str, request_ids: Iterable[str], status: ReportRequestStatus, now: datetime
     ) -> int:
         async with self._db.write() as session:
             result = await session.execute(
@@ -88,7 +90,7 @@ class ReportStore:
                     VenReportRequestRow.ven_id == ven_id,
                     VenReportRequestRow.report_request_id.in_(list(request_ids)),
                 )
-                .values(status=status, updated_at=now)
+                .values(status=status.value, updated_at=now)
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
@@ -97,16 +99,12 @@ class ReportStore:
 
         A point that names no resource measures the VEN itself (2.0b allows that): it belongs
         to the VEN's device when the VEN has exactly one, else to no device (the VEN's own
-        power, ``save_ven_power``)."""
+        power, ``Telemetry``)."""
         async with self._db.read() as session:
             points = (
                 await session.scalars(select(VenReportRow).where(VenReportRow.ven_id == ven_id))
             ).all()
-            # As in events: a device without a resource id answers to its own id.
-            devices = {
-                (d.resource_id or d.id): d.id
-                for d in await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
-            }
+            devices = await devices_by_resource(session, ven_id)
         only = next(iter(devices.values())) if len(devices) == 1 else None
         return {
             p.r_id: (
@@ -116,11 +114,3 @@ class ReportStore:
             )
             for p in points
         }  # fmt: skip
-
-    async def save_ven_power(self, ven_id: str, kw: float, at: datetime, r_id: str) -> None:
-        async with self._db.write() as session:
-            await session.execute(
-                update(VenRow)
-                .where(VenRow.ven_id == ven_id)
-                .values(power_kw=kw, power_at=at, power_r_id=r_id)
-            )

@@ -1,6 +1,7 @@
 """The VTN's report handlers: a VEN's report registrations, the report requests made of them,
-and its telemetry, which goes to the power bus ({prefix}power:{device}), or is the VEN's own
-power when it names no resource and the VEN has no single device to give it to."""
+and its telemetry, read out of oadrUpdateReport and taken by the core (``Telemetry``): a
+point that names no resource is the VEN's own power when the VEN has no single device to
+give it to."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from openleadr import objects
-from redis.asyncio import Redis
 
-from gateway.bus.power_bridge import write_readings
 from gateway.clock import Clock
-from gateway.domain.openadr import SCALE_TO_KW, sampling_period
+from gateway.domain.lifecycle import ReportRequestStatus
 from gateway.jsonable import to_jsonable
+from gateway.services.ven_facing.service import VenFacing
+from gateway.services.ven_facing.telemetry import Reading
 from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.mapping import SCALE_TO_KW, sampling_period
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
 from gateway.vtn.report_store import ReportPoint, ReportStore
 from gateway.vtn.state import VenState, VtnState
@@ -30,15 +32,13 @@ class ReportHandlers:
         self,
         store: ReportStore,
         state: VtnState,
-        redis: Redis,
-        prefix: str,
+        vens: VenFacing,
         clock: Clock,
         sampling: timedelta,
     ) -> None:
         self._store = store
         self._state = state
-        self._redis = redis
-        self._prefix = prefix
+        self._vens = vens
         self._clock = clock
         self._sampling = sampling
 
@@ -97,7 +97,9 @@ class ReportHandlers:
     async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         pending = payload.get("pending_reports") or []
         ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
-        await self._store.set_request_status(ven.record.ven_id, ids, "created", self._clock.now())
+        await self._store.set_request_status(
+            ven.record.ven_id, ids, ReportRequestStatus.CREATED, self._clock.now()
+        )
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -105,14 +107,15 @@ class ReportHandlers:
         ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
         if payload.get("report_request_id"):
             ids.append(str(payload["report_request_id"]))
-        await self._store.set_request_status(ven.record.ven_id, ids, "cancelled", self._clock.now())
+        await self._store.set_request_status(
+            ven.record.ven_id, ids, ReportRequestStatus.CANCELLED, self._clock.now()
+        )
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         points = await self._store.report_points(ven.record.ven_id)
         now = self._clock.now()
-        readings: list[tuple[str, float, datetime]] = []
-        own: list[tuple[str, float, datetime]] = []  # the VEN's own power, by rID
+        readings: list[Reading] = []
         for report in payload.get("reports") or []:
             for interval in report.get("intervals") or []:
                 item = interval.get("report_payload") or {}
@@ -139,32 +142,18 @@ class ReportHandlers:
                     or ts > now + timedelta(minutes=5)
                 ):
                     ts = now
-                if device_id is not None:
-                    readings.append((device_id, kw, ts))
-                elif point.resource_id is None:
-                    own.append((point.r_id, kw, ts))
+                if device_id is not None or point.resource_id is None:  # None: the VEN's own
+                    readings.append(Reading(device_id, kw, ts, point.r_id))
                 else:
                     raise OadrError(
                         StatusCode.TARGET_MISMATCH,
                         f"rID {r_id}: resource {point.resource_id} is no device of this gateway",
                     )
-        await write_readings(self._redis, self._prefix, _newest(readings), "ven")
-        if own:
-            r_id, kw, ts = sorted(own, key=lambda reading: reading[2])[-1]  # newest; stable
-            await self._store.save_ven_power(ven.record.ven_id, kw, ts, r_id)
+        await self._vens.take_telemetry(ven.record.ven_id, readings)
         return "oadrUpdatedReport", {
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
         }
-
-
-def _newest(readings: list[tuple[str, float, datetime]]) -> list[tuple[str, float, datetime]]:
-    """The newest reading of each device (of two as new, the later in the message)."""
-    latest: dict[str, tuple[str, float, datetime]] = {}
-    for reading in readings:
-        if reading[0] not in latest or reading[2] >= latest[reading[0]][2]:
-            latest[reading[0]] = reading
-    return list(latest.values())
 
 
 def _report_request(

@@ -12,25 +12,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from gateway.clock import Clock
-from gateway.services.context import ServiceContext
-from gateway.services.invitations import InvitationService
 from gateway.vtn.config import VtnConfig
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
 from gateway.vtn.events import EventHandlers
 from gateway.vtn.opts import OptHandlers
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
-from gateway.vtn.report_store import ReportStore
 from gateway.vtn.reports import ReportHandlers
 from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import Registration, VenRecord, VtnStore
-from gateway.vtn.ven_errors import VenErrors
 
 logger = logging.getLogger(__name__)
 
 PROFILES = [{"profile_name": "2.0b", "transports": [{"transport_name": "simpleHttp"}]}]
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """The VEN an oadrCreatePartyRegistration is from (``record`` None: one to enroll)."""
+
+    record: VenRecord | None
+    name: str
+    verify_with: str | None  # the certificate fingerprint its signature must match
 
 
 @dataclass(frozen=True)
@@ -46,22 +49,16 @@ class VtnService:
         config: VtnConfig,
         store: VtnStore,
         state: VtnState,
-        ctx: ServiceContext,
-        invitations: InvitationService,
-        redis: Redis,
-        prefix: str,
+        clock: Clock,
+        events: EventHandlers,
+        opts: OptHandlers,
+        reports: ReportHandlers,
     ) -> None:
         self.config = config
         self._store = store
         self._state = state
-        self._clock: Clock = ctx.clock
-        self.events = EventHandlers(
-            config, store, state, invitations, VenErrors(ctx, invitations), ctx.clock
-        )
-        opts = OptHandlers(store, invitations, ctx.clock)
-        reports = ReportHandlers(
-            ReportStore(ctx.db), state, redis, prefix, ctx.clock, config.report_sampling
-        )
+        self._clock = clock
+        self.events = events
         self.handlers: dict[str, Callable[[VenState, dict[str, Any]], Awaitable[Reply]]] = {
             "oadrPoll": self.events.poll,
             "oadrRequestEvent": self.events.request_event,
@@ -85,14 +82,9 @@ class VtnService:
             "requested_oadr_poll_freq": self.config.poll_interval,
         }
 
-    async def create_party_registration(
-        self,
-        payload: dict[str, Any],
-        caller: Caller,
-        verify: Callable[[str | None], Awaitable[None]],
-    ) -> Reply:
-        """``verify`` checks the message's signature against the given fingerprint."""
-        request_id = payload.get("request_id")
+    async def identify(self, payload: dict[str, Any], caller: Caller) -> Registrant:
+        """Who an oadrCreatePartyRegistration is from, and the certificate its signature must
+        match (the endpoint checks it before ``register`` changes anything)."""
         ven_id, name = payload.get("ven_id"), payload.get("ven_name")
         record = await self._store.find_ven(
             ven_id=ven_id, name=None if ven_id else name, fingerprint=None
@@ -101,26 +93,38 @@ class VtnService:
             record = await self._store.find_ven(
                 ven_id=None, name=None, fingerprint=caller.fingerprint
             )
-        if record is None:
-            if ven_id is not None:
-                raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
-            if not self.config.open_enrollment:
-                raise OadrError(
-                    StatusCode.NOT_REGISTERED_OR_AUTHORIZED,
-                    f"VEN {name!r} is not provisioned at this VTN",
-                )
-            if not isinstance(name, str) or not name.strip():
-                raise OadrError(StatusCode.INVALID_DATA, "oadrVenName is required to enroll")
-            # The name is how the VEN is found when it registers again: stored whole or not at
-            # all (cut short, it was not found, and enrolling it twice broke the unique name).
-            name = stored_id(name, "oadrVenName")
-            if await self._store.find_ven(ven_id=None, name=name, fingerprint=None) is not None:
-                raise OadrError(StatusCode.INVALID_ID, f"VEN name {name!r} is taken")
-            await verify(caller.fingerprint)
-            record = await self._store.enroll(name, caller.fingerprint, self._clock.now())
-        else:
+        if record is not None:
             self.check_fingerprint(record, caller)
-            await verify(record.fingerprint or caller.fingerprint)
+            return Registrant(
+                record, str(name or record.name), record.fingerprint or caller.fingerprint
+            )
+        if ven_id is not None:
+            raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
+        if not self.config.open_enrollment:
+            raise OadrError(
+                StatusCode.NOT_REGISTERED_OR_AUTHORIZED,
+                f"VEN {name!r} is not provisioned at this VTN",
+            )
+        if not isinstance(name, str) or not name.strip():
+            raise OadrError(StatusCode.INVALID_DATA, "oadrVenName is required to enroll")
+        # The name is how the VEN is found when it registers again: stored whole or not at
+        # all (cut short, it was not found, and enrolling it twice broke the unique name).
+        name = stored_id(name, "oadrVenName")
+        if await self._store.find_ven(ven_id=None, name=name, fingerprint=None) is not None:
+            raise OadrError(StatusCode.INVALID_ID, f"VEN name {name!r} is taken")
+        return Registrant(None, name, caller.fingerprint)
+
+    async def register(
+        self, payload: dict[str, Any], caller: Caller, registrant: Registrant
+    ) -> Reply:
+        """Enroll the VEN if it is new, and record its registration."""
+        request_id = payload.get("request_id")
+        record = registrant.record
+        if record is None:
+            record = await self._store.enroll(
+                registrant.name, caller.fingerprint, self._clock.now()
+            )
+        name = registrant.name
         given = payload.get("registration_id")
         if given is not None and record.registration_id not in (None, given):
             raise OadrError(
@@ -128,7 +132,7 @@ class VtnService:
                 f"registrationID {given} is not this VEN's registration",
             )
         registration = Registration(
-            ven_name=str(name or record.name),
+            ven_name=name,
             profile_name=_text(payload.get("profile_name"), 16),
             transport_name=_text(payload.get("transport_name"), 32),
             http_pull_model=_flag(payload.get("http_pull_model")),

@@ -1,11 +1,12 @@
 """What each VEN's poll needs, kept in memory and reloaded only when something changed.
 
 A poll must cost about what openleadr's own costs, so the steady state does no I/O: the VEN's
-registration, its events and whether messages wait for it are cached per VEN. Every change is
-announced on ``{prefix}dr_events`` (through the outbox) or, for VTN state, on ``{prefix}vtn``;
-each gateway process reads both and marks stale exactly the VENs a message concerns (an
-invitation's VENs, a device's VEN); their next poll reloads them. A message it cannot place
-marks everything stale, and everything is then reloaded in one go (as at start-up), so a
+registration, its events and whether messages wait for it are cached per VEN. Every change to
+what VENs must know comes on the core's change feed (``{prefix}ven_changes``, a typed
+``VenChange`` published through the outbox with the change), and every change of VTN state
+on ``{prefix}vtn``; each gateway process reads both and marks stale exactly the VENs a change
+concerns (an invitation's VENs, a device's VEN); their next poll reloads them. A message it
+cannot read marks everything stale, and everything is then reloaded in one go (as at start-up), so a
 restart or a lost subscription costs a few queries, not one per VEN. While the subscription is
 down, entries also expire after a few seconds, so a lost message can delay a change but never
 hide it.
@@ -28,8 +29,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.clock import Clock
-from gateway.domain.openadr import VenEvent
+from gateway.services.ven_facing.changes import ChangeKind, VenChange, changes_channel
 from gateway.supervisor import pause
+from gateway.vtn.mapping import OadrEvent
 from gateway.vtn.store import Sighting, VenRecord, VenSnapshot, VtnStore
 
 logger = logging.getLogger(__name__)
@@ -38,17 +40,12 @@ UNSUBSCRIBED_MAX_AGE_SECONDS = 2.0
 LAST_SEEN_FLUSH_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
 SEEN_MESSAGE_IDS = 4096
-# dr_events that change nothing a VEN is told (its status follows the clock).
-_IRRELEVANT = frozenset({
-    "event_started", "event_progress", "event_completed", "ven_provisioned",
-    "device_instructions_updated", "auto_response_updated", "ven_error",
-})  # fmt: skip
 
 
 @dataclass
 class VenState:
     record: VenRecord
-    events: list[VenEvent]
+    events: list[OadrEvent]
     pending_messages: int
     generation: int
     loaded_at: float
@@ -60,7 +57,7 @@ class VtnState:
         self._redis = redis
         self._clock = clock
         self.channel = f"{prefix}vtn"
-        self._dr_events = f"{prefix}dr_events"
+        self._changes = changes_channel(prefix)
         self._generation = 0
         self._ven_generation: dict[str, int] = {}
         self._entries: dict[str, VenState] = {}
@@ -185,6 +182,11 @@ class VtnState:
             self._take(channel, payload)
 
     def _take(self, channel: str, data: bytes | str | None) -> None:
+        if channel == self._changes:
+            self._change(data)
+            return
+        if channel != self.channel:
+            return  # dr_events and the like: the change feed says what concerns VENs
         try:
             message = json.loads(data or b"{}")
         except (ValueError, UnicodeDecodeError):
@@ -192,55 +194,48 @@ class VtnState:
         if not isinstance(message, dict):
             self.invalidate()
             return
-        if channel == self.channel:
-            if message.get("origin") == self._origin:
-                return  # this process made the change and has applied it already
-            ven_id = message.get("ven_id")
-            if isinstance(ven_id, str):
-                self.invalidate(ven_id)
-            else:
-                self.invalidate()
+        if message.get("origin") == self._origin:
+            return  # this process made the change and has applied it already
+        ven_id = message.get("ven_id")
+        if isinstance(ven_id, str):
+            self.invalidate(ven_id)
+        else:
+            self.invalidate()
+
+    def _change(self, data: bytes | str | None) -> None:
+        try:
+            change = VenChange.decode(data)
+        except ValueError:
+            self.invalidate()
             return
-        message_id = message.get("message_id")
-        if isinstance(message_id, str):
-            if message_id in self._handled_set:
+        if change.message_id is not None:
+            if change.message_id in self._handled_set:
                 return  # published here and now heard back from Redis
             if len(self._handled) == self._handled.maxlen:
                 self._handled_set.discard(self._handled[0])
-            self._handled.append(message_id)
-            self._handled_set.add(message_id)
-        self._apply(message)
+            self._handled.append(change.message_id)
+            self._handled_set.add(change.message_id)
+        self._apply(change)
 
-    def _apply(self, message: dict[str, Any]) -> None:
-        kind = message.get("event")
-        if kind in _IRRELEVANT:
+    def _apply(self, change: VenChange) -> None:
+        if change.kind is ChangeKind.DEVICE:
+            for device in change.device_ids:
+                self._device_ven[device] = change.ven_id
+            if change.ven_id is not None:
+                self.invalidate(change.ven_id)
             return
-        if kind == "device_registered":
-            device, ven = message.get("device_id"), message.get("ven_id")
-            if isinstance(device, str):
-                self._device_ven[device] = ven if isinstance(ven, str) else None
-                if isinstance(ven, str):
-                    self.invalidate(ven)
-            return
-        invitation_id = message.get("invitation_id")
-        if (isinstance(invitation_id, str) and kind != "event_scheduled") or kind in (
-            "invitation_created", "invitation_modified"
-        ):  # fmt: skip
-            vens = set(self._invitation_vens.get(str(invitation_id), ()))
-            devices = message.get("devices")
-            if isinstance(devices, list):
-                for device in devices:
-                    ven = self._device_ven.get(str(device))
-                    if ven is None and str(device) not in self._device_ven:
-                        self.invalidate()  # a device this process has not heard of
-                        return
-                    if ven is not None:
-                        vens.add(ven)
+        if change.kind is ChangeKind.INVITATION:
+            vens = set(self._invitation_vens.get(change.invitation_id or "", ()))
+            for device in change.device_ids:
+                ven = self._device_ven.get(device)
+                if ven is None and device not in self._device_ven:
+                    self.invalidate()  # a device this process has not heard of
+                    return
+                if ven is not None:
+                    vens.add(ven)
             self._invalidate_many(vens)
             return
-        if kind == "event_scheduled":
-            return  # the invitation's own message (answered) already marks its VENs
-        self.invalidate()  # an event cancelled or missed, or anything unknown
+        self.invalidate()  # an event cancelled or missed: anyone may be concerned
 
     # --- last seen, and deviations tolerated ------------------------------------------------
     def seen(self, ven_id: str, deviations: Iterable[str] = ()) -> None:
@@ -282,7 +277,7 @@ class VtnState:
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._dr_events, self.channel)
+                    await pubsub.subscribe(self._changes, self.channel)
                     self.subscribed = True
                     self.invalidate()  # anything may have changed while unsubscribed
                     async for message in pubsub.listen():

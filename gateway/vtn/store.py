@@ -7,32 +7,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from gateway.db.engine import Database
 from gateway.db.models import (
     DeviceRow,
-    EventRow,
-    InvitationDeviceRow,
-    InvitationRow,
     VenMessageRow,
     VenOptRow,
     VenReportRequestRow,
     VenRow,
 )
-from gateway.domain.lifecycle import EventStatus, InvitationStatus
-from gateway.domain.openadr import InvitationFacts, InvitedDevice, VenEvent, ven_events
+from gateway.domain.devices import resource_id_of
+from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.services.ven_facing.events import events_of_every_ven, events_of_ven
+from gateway.vtn.mapping import OadrEvent, as_oadr
 
-# Events whose end is older than this are no longer loaded for a VEN.
-EVENT_RETENTION = timedelta(hours=2)
-_CANCELLED_INVITATIONS = {InvitationStatus.CANCELLED.value, InvitationStatus.EXPIRED.value}
-_CANCELLED_EVENTS = {EventStatus.CANCELLED.value, EventStatus.MISSED.value}
 # Last-seen times stored per statement (see ``VtnStore.touch``).
 TOUCH_CHUNK = 250
 _VENS = cast(Table, VenRow.__table__)
@@ -88,11 +82,6 @@ class VtnStore:
         self._db = db
 
     # --- VENs -----------------------------------------------------------------------------
-    async def ven(self, ven_id: str) -> VenRecord | None:
-        async with self._db.read() as session:
-            row = await session.get(VenRow, ven_id)
-            return None if row is None else _record(row)
-
     async def find_ven(
         self, *, ven_id: str | None, name: str | None, fingerprint: str | None
     ) -> VenRecord | None:
@@ -156,7 +145,7 @@ class VtnStore:
             await session.execute(
                 update(VenReportRequestRow)
                 .where(VenReportRequestRow.ven_id == ven_id)
-                .values(status="cancelled")
+                .values(status=ReportRequestStatus.CANCELLED.value)
             )
 
     async def save_delivered(
@@ -216,35 +205,19 @@ class VtnStore:
             row = await session.get(VenRow, ven_id)
             if row is None:
                 return None
-            ids = (
-                await session.scalars(
-                    select(InvitationRow.id)
-                    .join(
-                        InvitationDeviceRow, InvitationDeviceRow.invitation_id == InvitationRow.id
-                    )
-                    .join(DeviceRow, DeviceRow.id == InvitationDeviceRow.device_id)
-                    .where(DeviceRow.ven_id == ven_id, InvitationRow.event_time > _since(now))
-                    .distinct()
-                )
-            ).all()
-            events = await _events(session, list(ids), now) if ids else {}
+            events = await events_of_ven(session, ven_id, now)
             pending = await session.scalar(
                 select(func.count())
                 .select_from(VenMessageRow)
                 .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None))
             )
-            return VenSnapshot(_record(row), events.get(ven_id, []), int(pending or 0))
+            return VenSnapshot(_record(row), [as_oadr(e) for e in events], int(pending or 0))
 
     async def load_all(self, now: datetime) -> tuple[dict[str, VenSnapshot], dict[str, str | None]]:
         """Every VEN's snapshot and the device -> VEN map, in a few queries."""
         async with self._db.read() as session:
             rows = (await session.scalars(select(VenRow))).all()
-            ids = (
-                await session.scalars(
-                    select(InvitationRow.id).where(InvitationRow.event_time > _since(now))
-                )
-            ).all()
-            events = await _events(session, list(ids), now) if ids else {}
+            events = await events_of_every_ven(session, now)
             pending = dict(
                 (
                     await session.execute(
@@ -259,23 +232,15 @@ class VtnStore:
             )
         snapshots = {
             r.ven_id: VenSnapshot(
-                _record(r), events.get(r.ven_id, []), int(pending.get(r.ven_id, 0))
+                _record(r),
+                [as_oadr(e) for e in events.get(r.ven_id, [])],
+                int(pending.get(r.ven_id, 0)),
             )
             for r in rows
         }
         return snapshots, devices
 
     # --- messages waiting for a poll ------------------------------------------------------
-    async def queue(
-        self, ven_id: str, message_type: str, payload: dict[str, Any], now: datetime
-    ) -> None:
-        async with self._db.write() as session:
-            session.add(
-                VenMessageRow(
-                    ven_id=ven_id, message_type=message_type, payload=payload, created_at=now
-                )
-            )
-
     async def take_next(self, ven_id: str, now: datetime) -> QueuedMessage | None:
         """The oldest undelivered message, marked delivered in the same transaction."""
         async with self._db.write() as session:
@@ -296,8 +261,7 @@ class VtnStore:
         """resourceID -> device id, for this VEN's devices (a device without a resource id
         answers to its own id)."""
         async with self._db.read() as session:
-            rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
-            return {(d.resource_id or d.id): d.id for d in rows}
+            return await devices_by_resource(session, ven_id)
 
     async def opt(self, ven_id: str, opt_id: str) -> VenOptRow | None:
         async with self._db.read() as session:
@@ -325,57 +289,11 @@ class VtnStore:
 @dataclass(frozen=True)
 class VenSnapshot:
     record: VenRecord
-    events: list[VenEvent]
+    events: list[OadrEvent]
     pending_messages: int
 
 
-def _since(now: datetime) -> datetime:
-    return now - EVENT_RETENTION - timedelta(days=1)  # the longest event is one day
-
-
-async def _events(
-    session: AsyncSession, invitation_ids: list[str], now: datetime
-) -> dict[str, list[VenEvent]]:
-    """The events of these invitations, by VEN, leaving out those long ended."""
-    rows = (
-        await session.scalars(
-            select(InvitationRow)
-            .where(InvitationRow.id.in_(invitation_ids))
-            .options(selectinload(InvitationRow.devices))
-            .order_by(InvitationRow.event_time, InvitationRow.id)
-        )
-    ).all()
-    device_ids = {d.device_id for r in rows for d in r.devices}
-    devices = {
-        d.id: d
-        for d in await session.scalars(select(DeviceRow).where(DeviceRow.id.in_(device_ids)))
-    }
-    event_ids = [r.event_id for r in rows if r.event_id]
-    event_status = {
-        e.id: e.status
-        for e in await session.scalars(select(EventRow).where(EventRow.id.in_(event_ids)))
-    }
-    by_ven: dict[str, list[VenEvent]] = {}
-    for row in rows:
-        cancelled = row.status in _CANCELLED_INVITATIONS or (
-            row.event_id is not None and event_status.get(row.event_id) in _CANCELLED_EVENTS
-        )
-        facts = InvitationFacts(
-            invitation_id=row.id,
-            created_at=row.created_at,
-            event_time=row.event_time,
-            duration_minutes=row.duration_minutes,
-            target_kw=row.target_kw,
-            load_percentage=row.load_percentage,
-            modification_number=row.modification_number,
-            cancelled=cancelled,
-            devices=tuple(
-                InvitedDevice(d.device_id, devices[d.device_id].ven_id,
-                              devices[d.device_id].resource_id)
-                for d in row.devices
-            ),
-        )  # fmt: skip
-        for ven_id, event in ven_events(facts).items():
-            if event.end > now - EVENT_RETENTION:
-                by_ven.setdefault(ven_id, []).append(event)
-    return by_ven
+async def devices_by_resource(session: AsyncSession, ven_id: str) -> dict[str, str]:
+    """resourceID -> device id, for this VEN's devices (``resource_id_of``)."""
+    rows = await session.scalars(select(DeviceRow).where(DeviceRow.ven_id == ven_id))
+    return {resource_id_of(d.id, d.resource_id): d.id for d in rows}

@@ -1,5 +1,5 @@
-"""A VEN's optIn/optOut for its devices in one event, taken through the invitation service
-(the same locked path as admin answers), with each refusal as its OpenADR code."""
+"""A VEN's optIn/optOut for its devices in one event, taken by the VEN-facing core, with each
+refusal as its OpenADR 2.0b code."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from collections.abc import Sequence
 
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import Answer
-from gateway.domain.openadr import VenEvent
-from gateway.services.invitations import InvitationService, StaleModification, VenAnswerOutcome
+from gateway.services.ven_facing.answers import StaleModification, VenAnswerOutcome
+from gateway.services.ven_facing.service import VenFacing
 from gateway.vtn.errors import OadrError, StatusCode
+from gateway.vtn.mapping import OadrEvent
 
 
 async def take_answer(
-    invitations: InvitationService,
-    event: VenEvent,
+    vens: VenFacing,
+    event: OadrEvent,
     device_ids: Sequence[str],
     answer: Answer,
     modification: int,
@@ -22,7 +23,7 @@ async def take_answer(
     """The modification is checked against the invitation under its lock (450 if the terms
     changed since), never against a cached copy."""
     try:
-        return await invitations.answer_from_ven(event.event_id, device_ids, answer, modification)
+        return await vens.answer(event.event_id, device_ids, answer, modification)
     except NotFound as err:
         raise OadrError(StatusCode.INVALID_ID, err.message) from err
     except StaleModification as err:

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.app import build_executor
-from gateway.executor.samples import unpack
+from gateway.domain.samples import unpack
 from gateway.services.container import Services
 from gateway.settings import Settings
 from tests.faults.tcp_proxy import TcpProxy

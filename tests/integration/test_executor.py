@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from gateway.app import build_executor
 from gateway.db.models import EventSampleRow
+from gateway.domain.samples import unpack
 from gateway.executor import store
-from gateway.executor.samples import unpack
 from gateway.executor.scheduler import Executor
 from gateway.services.container import Services
 from gateway.settings import Settings

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.domain.openadr import (
-    InvitationFacts,
-    InvitedDevice,
+from gateway.domain.ven_events import InvitationFacts, InvitedDevice
+from gateway.vtn.mapping import (
     OadrEventStatus,
     after_delivery,
     needs_distribute,

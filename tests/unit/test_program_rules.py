@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.errors import Conflict, ValidationFailed
-from gateway.domain.openadr import SIMPLE_LEVELS
 from gateway.domain.programs import (
     DEFAULT_SIMPLE_LEVELS,
     Membership,
@@ -26,6 +25,7 @@ from gateway.domain.programs import (
     takes_part,
     validate_terms,
 )
+from gateway.vtn.mapping import SIMPLE_LEVELS
 
 TERMS = ProgramTerms(name="Peak", market_context="urn:peak")
 

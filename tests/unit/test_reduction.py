@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.reduction import EventMeter, ReductionTally, mean_before_event
-from gateway.executor.samples import pack, unpack
+from gateway.domain.samples import pack, unpack
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 CADENCE = 5.0

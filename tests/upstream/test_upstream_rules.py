@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.domain.lifecycle import InvitationStatus
-from gateway.domain.upstream import Opt, opt_for, opt_of
 from gateway.upstream.reporting import read_grant
 from gateway.upstream.reports import (
     OFFERS,
@@ -17,6 +16,7 @@ from gateway.upstream.reports import (
     REDUCTION_SPECIFIER,
     TELEMETRY_SPECIFIER,
 )
+from gateway.upstream.rules import Opt, opt_for, opt_of
 
 NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
 

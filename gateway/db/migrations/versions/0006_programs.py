@@ -142,7 +142,7 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-# Frozen at this revision: what the settings' defaults and openadr.SIMPLE_LEVELS were then.
+# Frozen at this revision: what the settings' defaults and the default SIMPLE levels were then.
 _DEFAULT_PROGRAM = {
     "id": "default",
     "name": "Default program",

@@ -1,4 +1,5 @@
-"""Builds the VTN from settings and services, and serves it (same port or its own, TLS)."""
+"""The VTN while the gateway runs: its caches preloaded, its change feed followed, and its
+own port (TLS) when it has one; built by the composition root (``gateway.app``)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,15 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
 
 from aiohttp import web
 
-from gateway.services.container import Services
-from gateway.services.context import ServiceContext
 from gateway.settings import Settings
 from gateway.supervisor import TaskSupervisor
-from gateway.vtn.codec import Encoder
-from gateway.vtn.config import VtnConfig
 from gateway.vtn.endpoint import VtnEndpoint
 from gateway.vtn.service import VtnService
-from gateway.vtn.signing import ReplayGuard, SigningKey
+from gateway.vtn.signing import SigningKey
 from gateway.vtn.state import VtnState
-from gateway.vtn.store import VtnStore
 
 logger = logging.getLogger(__name__)
 
@@ -91,45 +86,3 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.load_verify_locations(ca)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
-
-
-def build_vtn(settings: Settings, services: Services) -> Vtn:
-    files = settings.vtn_signing_files
-    signing_key = SigningKey.load(*files) if files is not None else None
-    config = VtnConfig(
-        vtn_id=settings.vtn_id,
-        poll_interval=timedelta(seconds=settings.vtn_poll_interval_seconds),
-        near_window=timedelta(minutes=settings.vtn_near_minutes),
-        market_context=settings.vtn_market_context,
-        priority=settings.vtn_priority,
-        test_events=settings.vtn_test_events,
-        report_sampling=timedelta(seconds=settings.vtn_report_sampling_seconds),
-        open_enrollment=settings.open_enrollment,
-        tolerant=settings.vtn_schema == "tolerant",
-    )
-    store = VtnStore(services.db)
-    state = VtnState(store, services.redis, settings.redis_prefix, services.clock)
-    services.publisher.on_published.append(state.published)
-    ctx = ServiceContext(
-        services.db, services.clock, settings.dr_events_channel, services.publisher
-    )
-    service = VtnService(
-        config, store, state, ctx, services.invitations, services.redis, settings.redis_prefix
-    )
-    endpoint = VtnEndpoint(
-        service,
-        state,
-        Encoder(signing_key),
-        ReplayGuard(
-            services.redis,
-            settings.redis_prefix,
-            timedelta(seconds=settings.vtn_replay_window_seconds),
-        ),
-        services.clock,
-        tls=settings.vtn_tls,
-        client_cert_header=settings.vtn_client_cert_header,
-        signatures_required=settings.vtn_signatures_required,
-        max_body_bytes=settings.max_body_bytes,
-        tolerant=config.tolerant,
-    )
-    return Vtn(endpoint, state, service, signing_key)

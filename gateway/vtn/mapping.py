@@ -1,22 +1,27 @@
-"""How an invitation looks to one VEN as an OpenADR 2.0b event (pure: no I/O, no openleadr).
+"""OpenADR 2.0b's view of an event a VEN must know (``gateway.domain.ven_events``): the
+event status (far, near, active, completed, cancelled) from the clock, SIMPLE levels from the
+share of load, the LOAD_DISPATCH signal in kW, what a VEN was last told, scale codes and
+sampling periods. Pure, but for building openleadr's ``objects.Event``.
 
-- One event per invitation and VEN; its eventID is the invitation id, so it is stable across
-  restarts and gateway processes, and a VEN's answer names the invitation directly.
-- ``LOAD_DISPATCH`` (signalType ``delta``, kW): the VEN's share of the invitation's target,
-  split equally over the invited devices (the VEN gets its devices' count of shares).
-- ``SIMPLE`` (level 0-3) from the share of load to shed, see ``simple_level``.
-- One interval covering the whole active period.
 - Status is recomputed from the clock on every poll: ``far`` until ``near_window`` before the
   start, then ``near``, ``active`` during the period, ``completed`` after it; ``cancelled``
-  when the invitation or its event was cancelled, declined, expired or missed.
+  when the event is off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from openleadr import objects
+
+from gateway.domain.programs import DEFAULT_SIMPLE_LEVELS
+from gateway.domain.ven_events import InvitationFacts, VenEvent
+from gateway.domain.ven_events import ven_events as neutral_ven_events
+from gateway.vtn.config import VtnConfig
 
 # SI scale codes (OpenADR siScaleCode) of a power value given in W, as factors to kW.
 SCALE_TO_KW = {"none": 1e-3, "k": 1.0, "M": 1e3, "G": 1e6}
@@ -32,8 +37,8 @@ class OadrEventStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({OadrEventStatus.COMPLETED, OadrEventStatus.CANCELLED})
 
-# SIMPLE levels by share of load to shed (%): upper bounds, inclusive.
-SIMPLE_LEVELS: tuple[tuple[float, int], ...] = ((0.0, 0), (15.0, 1), (40.0, 2), (100.0, 3))
+# SIMPLE levels by share of load to shed (%): upper bounds, inclusive (a program's default).
+SIMPLE_LEVELS: tuple[tuple[float, int], ...] = DEFAULT_SIMPLE_LEVELS
 # An invitation that gives only energy (kWh, no %) asks for a moderate shed.
 SIMPLE_LEVEL_WITHOUT_SHARE = 1
 
@@ -49,46 +54,12 @@ def simple_level(load_percentage: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class InvitedDevice:
-    device_id: str
-    ven_id: str | None
-    resource_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InvitationFacts:
-    """What the VTN needs of an invitation (and of its event, once there is one)."""
-
-    invitation_id: str
-    created_at: datetime
-    event_time: datetime
-    duration_minutes: int
-    target_kw: float
-    load_percentage: float
-    modification_number: int
-    cancelled: bool
-    devices: tuple[InvitedDevice, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VenEvent:
-    """One VEN's view of one invitation."""
-
-    event_id: str
-    ven_id: str
-    modification_number: int
-    created_at: datetime
-    start: datetime
-    duration: timedelta
-    dispatch_kw: float
-    simple_level: int
-    cancelled: bool
-    resource_ids: tuple[str, ...]
-    device_ids: tuple[str, ...]
+class OadrEvent(VenEvent):
+    """A VEN's event as 2.0b shows it: the same facts, with a status and a SIMPLE level."""
 
     @property
-    def end(self) -> datetime:
-        return self.start + self.duration
+    def simple_level(self) -> int:
+        return simple_level(self.load_percentage)
 
     def status(self, now: datetime, near_window: timedelta) -> OadrEventStatus:
         if self.cancelled:
@@ -102,32 +73,13 @@ class VenEvent:
         return OadrEventStatus.FAR
 
 
-def ven_events(facts: InvitationFacts) -> dict[str, VenEvent]:
-    """The event each VEN owning invited devices gets, by venID."""
-    by_ven: dict[str, list[InvitedDevice]] = {}
-    for device in facts.devices:
-        if device.ven_id:
-            by_ven.setdefault(device.ven_id, []).append(device)
-    if not facts.devices:
-        return {}
-    per_device = facts.target_kw / len(facts.devices)
-    level = simple_level(facts.load_percentage)
-    return {
-        ven_id: VenEvent(
-            event_id=facts.invitation_id,
-            ven_id=ven_id,
-            modification_number=facts.modification_number,
-            created_at=facts.created_at,
-            start=facts.event_time,
-            duration=timedelta(minutes=facts.duration_minutes),
-            dispatch_kw=per_device * len(devices),
-            simple_level=level,
-            cancelled=facts.cancelled,
-            resource_ids=tuple(d.resource_id or d.device_id for d in devices),
-            device_ids=tuple(d.device_id for d in devices),
-        )
-        for ven_id, devices in by_ven.items()
-    }
+def as_oadr(event: VenEvent) -> OadrEvent:
+    return OadrEvent(**{f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
+
+
+def ven_events(facts: InvitationFacts) -> dict[str, OadrEvent]:
+    """The 2.0b event each VEN owning invited devices gets, by venID."""
+    return {ven_id: as_oadr(e) for ven_id, e in neutral_ven_events(facts).items()}
 
 
 # What a VEN was last told: eventID -> [modificationNumber, status].
@@ -135,14 +87,14 @@ Snapshot = Mapping[str, Sequence[object]]
 
 
 def snapshot(
-    events: Sequence[VenEvent], now: datetime, near_window: timedelta
+    events: Sequence[OadrEvent], now: datetime, near_window: timedelta
 ) -> dict[str, list[object]]:
     return {e.event_id: [e.modification_number, e.status(now, near_window).value] for e in events}
 
 
 def visible(
-    events: Sequence[VenEvent], delivered: Snapshot, now: datetime, near_window: timedelta
-) -> list[VenEvent]:
+    events: Sequence[OadrEvent], delivered: Snapshot, now: datetime, near_window: timedelta
+) -> list[OadrEvent]:
     """The events a distribute lists: every open one, and ended ones the VEN was not yet told.
 
     Leaving an event out is an implied cancel, so an open event is always listed; an ended one
@@ -201,3 +153,60 @@ def sampling_period(
     if offered_min is not None and offered_min > timedelta() and period < offered_min:
         period = offered_min
     return period
+
+
+def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Event:
+    """The oadrEvent a distribute carries: SIMPLE and LOAD_DISPATCH (kW, ``delta``), one
+    interval over the whole active period, the status from the clock."""
+    status = event.status(now, config.near_window)
+    active = status is OadrEventStatus.ACTIVE
+
+    def interval(value: float) -> list[objects.Interval]:
+        # 2.0b: an interval has no dtstart of its own; it follows from the active period.
+        return [objects.Interval(None, event.duration, signal_payload=value, uid=0)]
+
+    dispatch_kw = round(event.dispatch_kw, 6)
+    built = objects.Event(
+        event_descriptor=objects.EventDescriptor(
+            event_id=event.event_id,
+            modification_number=event.modification_number,
+            market_context=config.market_context,
+            event_status=status.value,
+            created_date_time=event.created_at,
+            modification_date_time=now,
+            priority=config.priority,
+            test_event=config.test_events,
+        ),
+        active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
+        event_signals=[
+            # currentValue (2.0b profile): 0 unless active, else the one interval's value.
+            objects.EventSignal(
+                intervals=interval(float(event.simple_level)),
+                signal_name="SIMPLE",
+                signal_type="level",
+                signal_id=f"{event.event_id}-simple",
+                current_value=float(event.simple_level) if active else 0.0,
+            ),
+            objects.EventSignal(
+                intervals=interval(dispatch_kw),
+                signal_name="LOAD_DISPATCH",
+                signal_type="delta",
+                signal_id=f"{event.event_id}-dispatch",
+                measurement=objects.Measurement(
+                    name="powerReal",
+                    description="RealPower",
+                    unit="W",
+                    scale="k",
+                    power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
+                ),
+                current_value=dispatch_kw if active else 0.0,
+            ),
+        ],
+        targets=[objects.Target(ven_id=event.ven_id)]
+        + [objects.Target(resource_id=r) for r in event.resource_ids],
+        response_required="always",
+    )
+    # openleadr's Event recomputes the status from the wall clock and knows nothing of
+    # cancellation or the configured near window; ours is the one that counts.
+    built.event_descriptor.event_status = status.value
+    return built
