@@ -30,6 +30,7 @@ from gateway.http.auth import auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.handlers import SERVICES
 from gateway.http.routes import setup_routes
+from gateway.observability.metrics import GatewayMetrics, metrics_of
 from gateway.services.analytics import AnalyticsService
 from gateway.services.auto_response import AutoResponseService
 from gateway.services.container import Services
@@ -127,7 +128,9 @@ def _context(services: Services) -> ServiceContext:
     )  # fmt: skip
 
 
-def build_executor(services: Services, owner: str | None = None) -> Executor:
+def build_executor(
+    services: Services, owner: str | None = None, metrics: GatewayMetrics | None = None
+) -> Executor:
     settings = services.settings
     ctx = _context(services)
     power = RedisPowerReader(
@@ -143,10 +146,12 @@ def build_executor(services: Services, owner: str | None = None) -> Executor:
     owner = owner or uuid.uuid4().hex[:12]
     # A dead holder's lease lapses after 1.5 cadences; the executor polls every half cadence.
     lease = EventLease(services.redis, settings.redis_prefix, owner, 1.5 * config.cadence_seconds)
-    return Executor(ctx, power, services.redis, settings.redis_prefix, config, lease, owner)
+    return Executor(
+        ctx, power, services.redis, settings.redis_prefix, config, lease, owner, metrics
+    )
 
 
-def build_vtn(settings: Settings, services: Services) -> Vtn:
+def build_vtn(settings: Settings, services: Services, metrics: GatewayMetrics | None = None) -> Vtn:
     files = settings.vtn_signing_files
     signing_key = SigningKey.load(*files) if files is not None else None
     config = VtnConfig(
@@ -194,6 +199,7 @@ def build_vtn(settings: Settings, services: Services) -> Vtn:
         signatures_required=settings.vtn_signatures_required,
         max_body_bytes=settings.max_body_bytes,
         tolerant=config.tolerant,
+        metrics=metrics,
     )
     return Vtn(endpoint, state, service, signing_key)
 
@@ -270,7 +276,7 @@ def build_app(
                 bridge = PowerChannelBridge(redis.client, settings.redis_prefix)
                 supervisor.start(bridge.run(), "power-channel", stoppable=False)
             if settings.vtn_enabled:
-                vtn = build_vtn(settings, services)
+                vtn = build_vtn(settings, services, metrics_of(app))
                 app[VTN] = vtn
                 await vtn.start(supervisor)
                 if settings.vtn_port is not None:
@@ -297,7 +303,7 @@ def build_app(
                 app[UPSTREAM] = upstream
                 supervisor.start(upstream.run(supervisor.stopping), "upstream")
             if run_workers and settings.executor_enabled:
-                executor = build_executor(services)
+                executor = build_executor(services, metrics=metrics_of(app))
                 app[EXECUTOR] = executor
                 executor_task = asyncio.create_task(executor.run(), name="executor")
             yield

@@ -35,6 +35,8 @@ from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.shutdown import Stopped
 from gateway.executor.store import EventPlan, Fenced
+from gateway.observability.logs import bind_log_context
+from gateway.observability.metrics import Component, Dependency, GatewayMetrics
 from gateway.services.context import ServiceContext
 from gateway.services.results import BASELINE, EVENT, live_key, replay, samples_of
 from gateway.supervisor import pause
@@ -138,7 +140,9 @@ class EventRun:
         plan: EventPlan,
         fence: int,
         stopping: asyncio.Event,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._ctx = ctx
         self._clock = ctx.clock
         self._power = power
@@ -153,6 +157,7 @@ class EventRun:
         self._anchor_mono = self._clock.monotonic()
 
     async def run(self) -> None:
+        bind_log_context(event_id=self._plan.id)  # this task's lines name the event
         try:
             await self._run()
         except Fenced:
@@ -248,6 +253,9 @@ class EventRun:
                 if not still_open:
                     return False
                 if values is not None:
+                    if self._metrics is not None:
+                        due = plan.start_time + timedelta(seconds=k * self._config.cadence_seconds)
+                        self._metrics.executor_sample((at - due).total_seconds())
                     meter.feed(k, at, values)
                     taken += 1
                     await self._publish_live(meter, k, at, values, taken)
@@ -263,6 +271,7 @@ class EventRun:
         except (RedisError, OSError) as err:
             # Unreadable is missing: stored as such, never as 0 kW, and the run goes on.
             logger.warning("event %s: power bus unreadable (%s)", self._plan.id, err)
+            self._dependency_error(Dependency.REDIS)
             values = [None] * len(self._plan.device_ids)
         try:
             status = await store.write_sample(
@@ -272,11 +281,16 @@ class EventRun:
             logger.warning(
                 "event %s: sample %s/%d not stored (%s)", self._plan.id, phase, index, err
             )
+            self._dependency_error(Dependency.DATABASE)
             return True, None
         if status not in OPEN_EVENT_STATUSES:
             logger.info("event %s is %s: run stops", self._plan.id, status)
             return False, None
         return True, values
+
+    def _dependency_error(self, dependency: Dependency) -> None:
+        if self._metrics is not None:
+            self._metrics.dependency_error(dependency, Component.EXECUTOR)
 
     async def _publish_live(
         self,

@@ -18,6 +18,7 @@ from gateway.executor import store
 from gateway.executor.lease import EventLease
 from gateway.executor.run import EventRun, ExecutorConfig
 from gateway.executor.store import EventPlan
+from gateway.observability.metrics import GatewayMetrics
 from gateway.services.context import ServiceContext
 from gateway.supervisor import end_tasks, pause
 
@@ -39,7 +40,9 @@ class Executor:
         config: ExecutorConfig,
         lease: EventLease,
         owner: str,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._ctx = ctx
         self._power = power
         self._redis = redis
@@ -90,7 +93,7 @@ class Executor:
                 break
             run = EventRun(
                 self._ctx, self._power, self._redis, self._lease, self._config,
-                self._prefix, plan, fence, self._stopping,
+                self._prefix, plan, fence, self._stopping, self._metrics,
             )  # fmt: skip
             self.runs[plan.id] = asyncio.create_task(run.run(), name=f"event-{plan.id}")
         for event_id in [e for e, t in self.runs.items() if t.done()]:

@@ -5,6 +5,8 @@ OpenADR gets the right response code, and a database or Redis outage is a 503.""
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.clock import Clock
+from gateway.observability.logs import log_context
+from gateway.observability.metrics import Component, Dependency, GatewayMetrics
 from gateway.vtn.codec import Encoder, Incoming, MalformedXml, decode
 from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
 from gateway.vtn.payloads import Reply, ok
@@ -45,6 +49,14 @@ SERVICE_MESSAGES: dict[str, frozenset[str]] = {
 XML_TYPES = ("application/xml", "text/xml")
 
 
+@dataclass
+class _Outcome:
+    """What one request was and how it was answered, for the metrics."""
+
+    message_type: str | None = None
+    code: int = int(StatusCode.OK)
+
+
 class VtnEndpoint:
     def __init__(
         self,
@@ -59,7 +71,9 @@ class VtnEndpoint:
         signatures_required: bool,
         max_body_bytes: int,
         tolerant: bool,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._service = service
         self._state = state
         self._encoder = encoder
@@ -73,7 +87,17 @@ class VtnEndpoint:
         self.vtn_id = service.config.vtn_id
 
     async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         service = request.match_info.get("service", "")
+        outcome = _Outcome()
+        response = await self._answer(request, service, outcome)
+        if self._metrics is not None:
+            code = outcome.code if response.status == 200 else response.status
+            seconds = time.perf_counter() - started
+            self._metrics.vtn_message(service, outcome.message_type, code, seconds)
+        return response
+
+    async def _answer(self, request: web.Request, service: str, outcome: _Outcome) -> web.Response:
         if service not in SERVICE_MESSAGES:
             return web.Response(status=404, text=f"no OpenADR service {service!r} here")
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -85,6 +109,7 @@ class VtnEndpoint:
         incoming: Incoming | None = None
         try:
             incoming = decode(body, tolerant=self._tolerant)
+            outcome.message_type = incoming.message_type
             if incoming.message_type == "oadrResponse":
                 # An answer to the VTN is never answered; one carrying an error is recorded.
                 if reports_an_error(incoming.payload):
@@ -95,7 +120,9 @@ class VtnEndpoint:
                     StatusCode.COMPLIANCE_ERROR,
                     f"{incoming.message_type} is not taken at {service}",
                 )
-            response_type, payload = await self._dispatch(request, incoming)
+            ven_id = incoming.payload.get("ven_id")
+            with log_context(ven_id=ven_id if isinstance(ven_id, str) else None):
+                response_type, payload = await self._dispatch(request, incoming)
             # openleadr's templates render a None requestID as the text "None" (the
             # oadrDistributeEvent a poll gets has no request to echo): send it empty.
             response = payload.get("response")
@@ -106,16 +133,20 @@ class VtnEndpoint:
         except ReregistrationRequired as err:
             return self._xml("oadrRequestReregistration", {"ven_id": err.ven_id})
         except OadrError as err:
+            outcome.code = int(err.code)
             return self._error(err, incoming)
         except (SQLAlchemyError, RedisError, OSError) as err:
             logger.warning("VTN %s: a dependency is unavailable: %s", service, err)
+            if self._metrics is not None:
+                self._metrics.dependency_error(Dependency.of(err), Component.VTN)
             return web.Response(status=503, text="the VTN's database or Redis is unavailable")
         except Exception as err:  # never a 500 to a VEN: answer 469 and log for us
             logger.exception("VTN %s: unexpected failure", service)
-            return self._error(
-                OadrError(StatusCode.DEPLOYMENT_ERROR_OR_OTHER_ERROR, type(err).__name__),
-                incoming,
-            )
+            failure = OadrError(StatusCode.DEPLOYMENT_ERROR_OR_OTHER_ERROR, type(err).__name__)
+            outcome.code = int(failure.code)
+            return self._error(failure, incoming)
+        if isinstance(response, dict):
+            outcome.code = _response_code(response, outcome.code)
         return self._xml(response_type, payload)
 
     async def _dispatch(self, request: web.Request, incoming: Incoming) -> Reply:
@@ -306,3 +337,11 @@ def _request_id(payload: dict[str, Any]) -> str | None:
 
 
 __all__ = ["SERVICE_MESSAGES", "VtnEndpoint", "error_reply", "ok"]
+
+
+def _response_code(response: dict[str, Any], default: int) -> int:
+    """The responseCode an answer carries (openleadr's payload key), else ``default``."""
+    try:
+        return int(response.get("response_code", default))
+    except (TypeError, ValueError):
+        return default

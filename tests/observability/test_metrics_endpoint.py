@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from gateway.db.models import EventRow, EventSampleRow, OutboxRow, VenRow
-from gateway.executor.samples import pack
+from gateway.domain.samples import pack
 from gateway.observability import state as state_module
 from gateway.observability.metrics import METRICS, GatewayMetrics
 from gateway.services.container import Services
