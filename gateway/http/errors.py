@@ -26,7 +26,7 @@ from gateway.domain.errors import (
     ValidationFailed,
 )
 from gateway.http.schemas import ErrorBody, FieldErrorBody
-from gateway.observability.metrics import Component, Dependency, metrics_of
+from gateway.observability.metrics import METRICS, Component, Dependency
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 type(err).__name__,
                 err,
             )
-            metrics_of(request.app).dependency_error(Dependency.of(err), Component.API)
+            metrics = request.app.get(METRICS)  # an app without observability counts nothing
+            if metrics is not None:
+                metrics.dependency_error(Dependency.of(err), Component.API)
             return error_response(503, "unavailable", "a dependency (database or Redis) is down")
         logger.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal_error", "internal error")
