@@ -25,6 +25,7 @@ from gateway.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from gateway.error_chain import error_chain
 from gateway.http.schemas import ErrorBody, FieldErrorBody
 from gateway.observability.metrics import METRICS, Component, Dependency
 
@@ -83,24 +84,15 @@ def is_unavailable(err: BaseException) -> bool:
     emulated DBAPI error carries as ``orig``), not the implicit ``__context__``: a bug raised
     while handling a connection error stays a bug.
     """
-    seen: set[int] = set()
-    pending: list[BaseException] = [err]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OperationalError):
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, _DOWN) and not isinstance(current, _NOT_DOWN):
-            return True
-        orig = getattr(current, "orig", None)
-        for linked in (orig, current.__cause__):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
-    return False
+    return any(_means_down(current) for current in error_chain(err, implicit=False))
+
+
+def _means_down(err: BaseException) -> bool:
+    if isinstance(err, OperationalError):
+        return True
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, _DOWN) and not isinstance(err, _NOT_DOWN)
 
 
 def error_response(

@@ -23,6 +23,7 @@ from prometheus_client.process_collector import ProcessCollector
 from redis.exceptions import RedisError
 
 from gateway import __version__
+from gateway.error_chain import error_chain
 
 # Label values come from the VTN's own tables (services, message types it decoded): anything
 # else is "other", so that no client can grow the number of series.
@@ -43,17 +44,8 @@ class Dependency(StrEnum):
     def of(cls, err: BaseException) -> Dependency:
         """Which dependency a failure (already known to be one, e.g. a 503) came from: Redis
         when a Redis error is anywhere in its chain, else the database."""
-        seen: set[int] = set()
-        pending: list[BaseException] = [err]
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            if isinstance(current, RedisError):
-                return cls.REDIS
-            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-        return cls.DATABASE
+        chain = error_chain(err, implicit=True)
+        return cls.REDIS if any(isinstance(e, RedisError) for e in chain) else cls.DATABASE
 
 
 class Component(StrEnum):
