@@ -57,6 +57,15 @@ async def peak_with(api: Api, ven_id: str, devices: list[str], **terms: Any) -> 
     return await api.get("/api/programs/peak")
 
 
+async def direct_event(
+    api: Api, clock: MutableClock, start_in: int, minutes: int, status: int
+) -> Any:
+    """``POST /api/events`` for device a2 in program peak."""
+    body = {"start_time": in_minutes(start_in, clock), "duration_minutes": minutes,
+            "devices": ["a2"], "target_kw": 1.0, "program_id": "peak"}  # fmt: skip
+    return await api.post("/api/events", body, status=status)
+
+
 async def test_an_invitation_in_a_second_program_reaches_its_ven_with_that_programs_terms(
     api: Api, vens: RawVens, clock: MutableClock
 ) -> None:
@@ -103,12 +112,7 @@ async def test_devices_or_programs_that_do_not_fit_are_refused_and_nothing_is_ma
     ]
     unknown = await api.invite(["a1"], status=422, program_id="nope")
     assert [f["field"] for f in unknown["fields"]] == ["program_id"]
-    direct = await api.post(
-        "/api/events",
-        {"start_time": in_minutes(30, clock), "duration_minutes": 30, "devices": ["a2"],
-         "target_kw": 1.0, "program_id": "peak"},
-        status=422,
-    )  # fmt: skip
+    direct = await direct_event(api, clock, start_in=30, minutes=30, status=422)
     assert [f["field"] for f in direct["fields"]] == ["devices"]
     assert (await api.get("/api/invitations"))["count"] == 0
     assert (await api.get("/api/events"))["count"] == 0
@@ -148,12 +152,7 @@ async def test_a_program_that_refuses_overlaps_refuses_them(
         program_id="peak",
     )  # fmt: skip
     assert first["id"] in clash["message"], clash
-    direct = await api.post(
-        "/api/events",
-        {"start_time": in_minutes(39, clock), "duration_minutes": 30, "devices": ["a2"],
-         "target_kw": 1.0, "program_id": "peak"},
-        status=409,
-    )  # fmt: skip
+    direct = await direct_event(api, clock, start_in=39, minutes=30, status=409)
     assert first["id"] in direct["message"], direct
     # Touching ends do not overlap; the default program allows overlaps.
     await api.invite(
@@ -163,12 +162,7 @@ async def test_a_program_that_refuses_overlaps_refuses_them(
     # Once the first is scheduled, its event holds the time; once cancelled, it frees it.
     scheduled = await api.answer(first["id"], "a1", "YES", committed_kw=1.0)
     assert scheduled["status"] == "scheduled"
-    again = await api.post(
-        "/api/events",
-        {"start_time": in_minutes(5, clock), "duration_minutes": 10, "devices": ["a2"],
-         "target_kw": 1.0, "program_id": "peak"},
-        status=409,
-    )  # fmt: skip
+    again = await direct_event(api, clock, start_in=5, minutes=10, status=409)
     assert scheduled["event_id"] in again["message"], again
     await api.post(f"/api/invitations/{first['id']}/cancel", {}, status=200)
     await api.invite(
