@@ -136,7 +136,7 @@ class InvitationRow(Base):
     auto_response_note: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[str | None] = mapped_column(String(36))
     modification_number: Mapped[int] = mapped_column(Integer, default=0)
-    # Code that names no program (all of it, until invitations choose one) gets the default.
+    # The services always set it; the server default is for rows made before programs.
     program_id: Mapped[str] = mapped_column(
         ForeignKey("programs.id"), index=True, server_default=DEFAULT_PROGRAM_ID
     )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gateway.domain.errors import FieldError, raise_if_any
+from gateway.domain.programs import DEFAULT_PROGRAM_ID
 
 MIN_DURATION_MINUTES = 1
 MAX_DURATION_MINUTES = 1440
@@ -53,6 +54,7 @@ class InvitationRequest:
     load_kwh: float
     load_percentage: float
     device_ids: tuple[str, ...]
+    program_id: str = DEFAULT_PROGRAM_ID  # a modification keeps the invitation's own
 
     @property
     def end_time(self) -> datetime:

@@ -109,6 +109,16 @@ def changed_terms(terms: ProgramTerms, changes: ProgramChanges) -> ProgramTerms:
     return replace(terms, **{name: value for name, value in given.items() if value is not None})
 
 
+# The terms a VEN sees with each event of the program (2.0b: eiMarketContext, priority,
+# testEvent, the SIMPLE level); a change of any is a change of its events.
+_TERMS_VENS_SEE = ("market_context", "priority", "test_events", "simple_levels")
+
+
+def vens_see_a_change(before: ProgramTerms, after: ProgramTerms) -> bool:
+    """Whether going from ``before`` to ``after`` changes what VENs are sent with its events."""
+    return any(getattr(before, name) != getattr(after, name) for name in _TERMS_VENS_SEE)
+
+
 def default_program_terms(market_context: str, priority: int, test_events: bool) -> ProgramTerms:
     """The default program as first made: everyone takes part, the given 2.0b values."""
     return ProgramTerms(

@@ -6,6 +6,8 @@
   the invited devices (``per_device_kw``), and the share of load the invitation gives.
 - ``cancelled`` when the invitation or its event was cancelled, declined, expired or missed
   (``event_cancelled``).
+- Each event carries its invitation's program: the terms (market context, priority, test
+  flag, SIMPLE level table) a transport shows the VEN with it.
 
 How a protocol shows this (OpenADR 2.0b: far/near status, SIMPLE levels, LOAD_DISPATCH) is
 its adapter's business (``gateway.vtn.mapping`` for 2.0b).
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from gateway.domain.devices import resource_id_of
 from gateway.domain.invitations import per_device_kw
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
+from gateway.domain.programs import Program
 
 # An invitation in one of these is off, and so is the event of one in these.
 _CANCELLED_INVITATIONS = frozenset({InvitationStatus.CANCELLED, InvitationStatus.EXPIRED})
@@ -51,6 +54,7 @@ class InvitationFacts:
     modification_number: int
     cancelled: bool
     devices: tuple[InvitedDevice, ...]
+    program: Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class VenEvent:
     cancelled: bool
     resource_ids: tuple[str, ...]
     device_ids: tuple[str, ...]
+    program: Program  # the invitation's: its terms go out with the event
 
     @property
     def end(self) -> datetime:
@@ -94,6 +99,7 @@ def ven_events(facts: InvitationFacts) -> dict[str, VenEvent]:
             cancelled=facts.cancelled,
             resource_ids=tuple(resource_id_of(d.device_id, d.resource_id) for d in devices),
             device_ids=tuple(d.device_id for d in devices),
+            program=facts.program,
         )
         for ven_id, devices in by_ven.items()
     }

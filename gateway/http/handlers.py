@@ -102,6 +102,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         load_kwh=body.load_kwh,
         load_percentage=body.load_percentage,
         device_ids=tuple(body.devices),
+        program_id=body.program_id,
     )
     return json_view(await services.auto_response.create_invitation(request_), status=201)
 
@@ -172,7 +173,9 @@ async def create_event(request: web.Request) -> web.Response:
     body = await read_body(request, EventCreate)
     services = _services(request)
     duration = _duration_or_default(body.duration_minutes, services)
-    view = await services.events.schedule(body.start_time, duration, body.devices, body.target_kw)
+    view = await services.events.schedule(
+        body.start_time, duration, body.devices, body.target_kw, body.program_id
+    )
     return json_view(view, status=201)
 
 

@@ -28,6 +28,7 @@ from gateway.domain.invitations import (
     MIN_DURATION_MINUTES,
 )
 from gateway.domain.lifecycle import EventStatus
+from gateway.domain.programs import DEFAULT_PROGRAM_ID
 from gateway.domain.text import NO_NUL_PATTERN, unstorable_character, unstorable_message
 from gateway.services.devices import DEVICE_ID_PATTERN
 
@@ -77,6 +78,8 @@ DeviceList = Annotated[
     Field(max_length=MAX_DEVICES_PER_INVITATION),
     Stated(minItems=1, uniqueItems=True),
 ]
+# A program's id; one that names no program is a 422 from the service.
+ProgramId = Annotated[Text, Field(min_length=1, max_length=64)]
 # services.vens.FINGERPRINT after ``.strip().upper()``: hex digits of either case.
 FINGERPRINT_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){9}$"
 
@@ -132,7 +135,7 @@ _SOME_LOAD: dict[str, Any] = {
 }
 
 
-class InvitationCreate(Body):
+class InvitationTerms(Body):
     model_config = ConfigDict(json_schema_extra=_SOME_LOAD)
 
     event_time: AwareDatetime = Field(description="in the future, at most 10 years ahead")
@@ -148,6 +151,13 @@ class InvitationCreate(Body):
     devices: DeviceList = Field(description="registered devices, each once")
 
 
+class InvitationCreate(InvitationTerms):
+    program_id: ProgramId = Field(
+        default=DEFAULT_PROGRAM_ID,
+        description="the program it belongs to; every device must take part in it",
+    )
+
+
 class VenCreate(Body):
     name: Text = NAME
     fingerprint: Annotated[Text, Stated(pattern=FINGERPRINT_PATTERN)] | None = Field(
@@ -161,8 +171,8 @@ class VenCreate(Body):
     )  # fmt: skip
 
 
-class InvitationModify(InvitationCreate):
-    """The same terms as a new invitation: they replace the old ones."""
+class InvitationModify(InvitationTerms):
+    """The same terms as a new invitation: they replace the old ones (its program stays)."""
 
 
 class InvitationCancel(Body):
@@ -202,6 +212,10 @@ class EventCreate(Body):
     devices: DeviceList = Field(description="registered devices, each once")
     target_kw: Annotated[float, Stated(minimum=0, maximum=MAX_POWER_KW)] = Field(
         description="power to shed during the event, kW"
+    )
+    program_id: ProgramId = Field(
+        default=DEFAULT_PROGRAM_ID,
+        description="the program it belongs to; every device must take part in it",
     )
 
 

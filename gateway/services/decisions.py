@@ -56,6 +56,7 @@ def decide_invitation(
         target_kw=row.target_kw,
         devices=[(a.device_id, a.committed_kw) for a in decision.participants],
         invitation_id=row.id,
+        program_id=row.program_id,  # an event made from an invitation is in its program
     )
     row.event_id = event.id
     logger.info("invitation %s decided: %s (%s)", row.id, row.status, decision.reason)

@@ -21,9 +21,11 @@ from gateway.domain.invitations import (
     check_event_window,
 )
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
+from gateway.domain.programs import DEFAULT_PROGRAM_ID
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.invitation_changes import bump_invitation
+from gateway.services.program_checks import program_for_devices, refuse_overlap
 from gateway.services.results import apply_results, read_live, replay, samples_of, totals
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import EventView
@@ -43,6 +45,7 @@ def stage_event(
     target_kw: float,
     devices: Sequence[tuple[str, float | None]],
     invitation_id: str | None,
+    program_id: str,
 ) -> EventRow:
     """Add a scheduled event to the transaction; ``announce_scheduled`` tells the world."""
     now = ctx.clock.now()
@@ -50,6 +53,7 @@ def stage_event(
     event = EventRow(
         id=str(uuid.uuid4()),
         invitation_id=invitation_id,
+        program_id=program_id,
         created_at=now,
         updated_at=now,
         start_time=start_time,
@@ -72,6 +76,7 @@ def announce_scheduled(ctx: ServiceContext, session: AsyncSession, event: EventR
         "event_scheduled",
         event_id=event.id,
         invitation_id=event.invitation_id,
+        program_id=event.program_id,
         start_time=event.start_time.isoformat(),
         end_time=event.end_time.isoformat(),
         devices=[d.device_id for d in event.devices],
@@ -95,6 +100,7 @@ class EventService:
         duration_minutes: int,
         device_ids: Sequence[str],
         target_kw: float,
+        program_id: str = DEFAULT_PROGRAM_ID,
     ) -> EventView:
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
@@ -103,6 +109,9 @@ class EventService:
             errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
             errors.extend(check_device_list("devices", device_ids, known))
             raise_if_any(errors)
+            program = await program_for_devices(session, program_id, device_ids)
+            end_time = start_time + timedelta(minutes=duration_minutes)
+            await refuse_overlap(session, program, start_time, end_time)
             event = stage_event(
                 self._ctx,
                 session,
@@ -111,6 +120,7 @@ class EventService:
                 target_kw=target_kw,
                 devices=[(d, None) for d in device_ids],
                 invitation_id=None,
+                program_id=program.id,
             )
             announce_scheduled(self._ctx, session, event)
         await self._ctx.publisher.flush()

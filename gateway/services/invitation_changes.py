@@ -9,17 +9,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.bus.cache import ViewCache
 from gateway.db.models import InvitationRow
 from gateway.domain.errors import NotFound
-from gateway.domain.invitations import Answer, AnswerSource, Response
+from gateway.domain.invitations import MAX_DURATION_MINUTES, Answer, AnswerSource, Response
 from gateway.domain.lifecycle import InvitationStatus, InvitationTrigger, next_invitation_status
 from gateway.services.context import ServiceContext
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
@@ -66,6 +66,27 @@ async def bump_invitation(session: AsyncSession, invitation_id: str | None) -> N
             .where(InvitationRow.id == invitation_id)
             .values(modification_number=InvitationRow.modification_number + 1)
         )
+
+
+async def bump_program_invitations(
+    session: AsyncSession, program_id: str, now: datetime
+) -> list[str]:
+    """What VENs see of a program changed: each of its invitations not yet over gets a new
+    modificationNumber (a 2.0b VEN reads an event again only then); their ids."""
+    since = now - timedelta(minutes=MAX_DURATION_MINUTES)
+    candidates = await session.execute(
+        select(InvitationRow.id, InvitationRow.event_time, InvitationRow.duration_minutes).where(
+            InvitationRow.program_id == program_id, InvitationRow.event_time > since
+        )
+    )
+    ids = [i for i, start, minutes in candidates.all() if start + timedelta(minutes=minutes) > now]
+    if ids:
+        await session.execute(
+            update(InvitationRow)
+            .where(InvitationRow.id.in_(ids))
+            .values(modification_number=InvitationRow.modification_number + 1)
+        )
+    return ids
 
 
 def record_decision(

@@ -50,6 +50,7 @@ from gateway.services.invitation_changes import (
     new_modification,
     reloaded_invitation,
 )
+from gateway.services.program_checks import program_for_devices, refuse_overlap
 from gateway.services.views import InvitationView
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,12 @@ class InvitationService:
         async with self._ctx.db.write() as session:
             known = await known_device_ids(session, request.device_ids)
             validate_invitation(request, now, known)
+            program = await program_for_devices(session, request.program_id, request.device_ids)
+            await refuse_overlap(session, program, request.event_time, request.end_time)
             plan = plan_auto_response(auto_config, request.event_time, now)
             row = InvitationRow(
                 id=invitation_id or str(uuid.uuid4()),
+                program_id=program.id,
                 created_at=now,
                 event_time=request.event_time,
                 duration_minutes=request.duration_minutes,
@@ -111,6 +115,7 @@ class InvitationService:
                 "invitation_created",
                 row,
                 request.device_ids,
+                program_id=program.id,
                 event_time=request.event_time.isoformat(),
                 duration_minutes=request.duration_minutes,
                 load_kwh=request.load_kwh,
@@ -229,6 +234,11 @@ class InvitationService:
             status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
             known = await known_device_ids(session, request.device_ids)
             validate_invitation(request, now, known)
+            program = await program_for_devices(session, row.program_id, request.device_ids)
+            await refuse_overlap(
+                session, program, request.event_time, request.end_time,
+                besides=(row.id, row.event_id),
+            )  # fmt: skip
             if row.event_id is not None:
                 event = await session.get(EventRow, row.event_id)
                 if event is not None and event.status != EventStatus.SCHEDULED.value:

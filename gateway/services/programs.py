@@ -1,19 +1,18 @@
 """Programs for the admin API: their terms, who is enrolled, and the default program.
 
 The rules (what a valid program is, who takes part, what may be deleted) are in
-``gateway.domain.programs``; this module stores and reads them. ``load_program``,
-``ven_takes_part_in``, ``ven_takes_part_clause`` and ``devices_not_taking_part`` are what
-invitations and the VTN use to apply a program.
+``gateway.domain.programs``; this module stores and reads them (how invitations and events
+apply a program: ``services.program_checks``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -27,22 +26,26 @@ from gateway.db.models import (
     ProgramVenRow,
     VenRow,
 )
-from gateway.domain.errors import AlreadyExists, NotFound, raise_if_any
+from gateway.domain.errors import (
+    AlreadyExists,
+    NotFound,
+    raise_if_any,
+)
 from gateway.domain.programs import (
     DEFAULT_PROGRAM_ID,
-    Membership,
-    Program,
     ProgramChanges,
     ProgramTerms,
     changed_terms,
     check_deletable,
     check_program_id,
     default_program_terms,
-    takes_part,
     validate_terms,
+    vens_see_a_change,
 )
 from gateway.services.context import ServiceContext
+from gateway.services.invitation_changes import bump_program_invitations
 from gateway.services.program_views import ProgramView, program_of, write_terms
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,42 +56,6 @@ def initial_default_program(settings: Settings) -> ProgramTerms:
     return default_program_terms(
         settings.vtn_market_context, settings.vtn_priority, settings.vtn_test_events
     )
-
-
-async def load_program(session: AsyncSession, program_id: str) -> Program:
-    row = await session.get(ProgramRow, program_id)
-    if row is None:
-        raise NotFound(f"program {program_id} not found")
-    return program_of(row)
-
-
-async def ven_takes_part_in(session: AsyncSession, of: Program, ven_id: str) -> bool:
-    enrolled = await session.get(ProgramVenRow, (of.id, ven_id)) is not None
-    return takes_part(of.terms.membership, enrolled)
-
-
-def ven_takes_part_clause(ven_id: str) -> ColumnElement[bool]:
-    """In a query that selects ``ProgramRow``: whether VEN ``ven_id`` takes part in it (the
-    SQL form of ``domain.programs.takes_part``, for reading a VEN's events in one query)."""
-    enrolled = exists().where(
-        ProgramVenRow.program_id == ProgramRow.id, ProgramVenRow.ven_id == ven_id
-    )
-    return or_(ProgramRow.membership == Membership.ALL.value, enrolled)
-
-
-async def devices_not_taking_part(
-    session: AsyncSession, of: Program, device_ids: Collection[str]
-) -> list[str]:
-    """Those of ``device_ids`` that are not in program ``of``, in the order given."""
-    enrolled = set(
-        await session.scalars(
-            select(ProgramDeviceRow.device_id).where(
-                ProgramDeviceRow.program_id == of.id,
-                ProgramDeviceRow.device_id.in_(set(device_ids)),
-            )
-        )
-    )
-    return [d for d in device_ids if not takes_part(of.terms.membership, d in enrolled)]
 
 
 class ProgramService:
@@ -177,10 +144,15 @@ class ProgramService:
         async with self._writing(terms) as session:
             row = await _row(session, program_id)
             await _refuse_taken(session, program_id, terms)
+            if vens_see_a_change(program_of(row).terms, terms):
+                await bump_program_invitations(session, program_id, self._ctx.clock.now())
             write_terms(row, terms)
             row.settings_pending = False  # the operator's values win over the settings'
             row.updated_at = self._ctx.clock.now()
-            self._ctx.announce(session, "program_updated", program_id=program_id)
+            self._ctx.announce(
+                session, "program_updated", change=_program_change(program_id),
+                program_id=program_id,
+            )  # fmt: skip
             view = await _view(session, row)
         await self._ctx.publisher.flush()
         return view
@@ -193,7 +165,10 @@ class ProgramService:
             check_deletable(program_id, invitations, events)
             view = await _view(session, row)
             await session.delete(row)
-            self._ctx.announce(session, "program_deleted", program_id=program_id)
+            self._ctx.announce(
+                session, "program_deleted", change=_program_change(program_id),
+                program_id=program_id,
+            )  # fmt: skip
         await self._ctx.publisher.flush()
         return view
 
@@ -220,11 +195,14 @@ class ProgramService:
         """Enrolling one already enrolled changes nothing (PUT is idempotent)."""
 
         async def enrol(session: AsyncSession) -> None:
-            if await session.get(member, member_id) is None:
+            found: VenRow | DeviceRow | None = await session.get(member, member_id)
+            if found is None:
                 raise NotFound(f"{kind} {member_id} not found")
             if await session.get(enrolment, (program_id, member_id)) is None:
                 session.add(_enrolment_row(enrolment, program_id, member_id, self._ctx))
-                self._announce_member(session, "program_enrolled", program_id, kind, member_id)
+                self._announce_member(
+                    session, "program_enrolled", program_id, kind, member_id, found.ven_id
+                )
 
         return await self._change_members(program_id, enrol)
 
@@ -240,7 +218,13 @@ class ProgramService:
             if enrolled is None:
                 raise NotFound(f"{kind} {member_id} is not enrolled in program {program_id}")
             await session.delete(enrolled)
-            self._announce_member(session, "program_unenrolled", program_id, kind, member_id)
+            ven_id = enrolled.ven_id if isinstance(enrolled, ProgramVenRow) else None
+            if isinstance(enrolled, ProgramDeviceRow):
+                device = await session.get(DeviceRow, member_id)
+                ven_id = device.ven_id if device is not None else None
+            self._announce_member(
+                session, "program_unenrolled", program_id, kind, member_id, ven_id
+            )
 
         return await self._change_members(program_id, remove)
 
@@ -256,9 +240,19 @@ class ProgramService:
         return view
 
     def _announce_member(
-        self, session: AsyncSession, event: str, program_id: str, kind: str, member_id: str
+        self,
+        session: AsyncSession,
+        event: str,
+        program_id: str,
+        kind: str,
+        member_id: str,
+        ven_id: str | None,
     ) -> None:
-        self._ctx.announce(session, event, program_id=program_id, member=kind, id=member_id)
+        """``ven_id``: the VEN enrolled, or the device's VEN (None: a device of no VEN)."""
+        change = None if ven_id is None else VenChange(ChangeKind.VEN, ven_id=ven_id)
+        self._ctx.announce(
+            session, event, change=change, program_id=program_id, member=kind, id=member_id
+        )
 
     @asynccontextmanager
     async def _writing(self, terms: ProgramTerms) -> AsyncIterator[AsyncSession]:
@@ -269,6 +263,11 @@ class ProgramService:
                 yield session
         except IntegrityError as err:
             raise AlreadyExists(_taken_message(terms)) from err
+
+
+def _program_change(program_id: str) -> VenChange:
+    """A program's terms reach VENs with its events: the VENs holding them are told."""
+    return VenChange(ChangeKind.PROGRAM, program_id=program_id)
 
 
 def _taken_message(terms: ProgramTerms) -> str:

@@ -18,6 +18,7 @@ from gateway.db.models import (
 )
 from gateway.domain.invitations import Answer, AnswerSource, Response
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
+from gateway.domain.programs import DEFAULT_PROGRAM_ID
 
 
 class View(BaseModel):
@@ -157,6 +158,8 @@ class AutoResponseState(View):
 
 class InvitationView(View):
     id: str
+    # A default: views cached before programs were wired still read back.
+    program_id: str = Field(default=DEFAULT_PROGRAM_ID, description="the program it belongs to")
     created_at: AwareDatetime
     event_time: AwareDatetime
     end_time: AwareDatetime
@@ -182,6 +185,7 @@ class InvitationView(View):
     def of(cls, row: InvitationRow) -> InvitationView:
         return cls(
             id=row.id,
+            program_id=row.program_id,
             created_at=row.created_at,
             event_time=row.event_time,
             end_time=row.event_time + timedelta(minutes=row.duration_minutes),
@@ -224,6 +228,7 @@ class EventResults(View):
 class EventView(View):
     id: str
     invitation_id: str | None
+    program_id: str = Field(description="the program it belongs to (its invitation's)")
     status: EventStatus
     start_time: AwareDatetime
     end_time: AwareDatetime
@@ -251,6 +256,7 @@ class EventView(View):
         return cls(
             id=row.id,
             invitation_id=row.invitation_id,
+            program_id=row.program_id,
             status=EventStatus(row.status),
             start_time=row.start_time,
             end_time=row.end_time,

@@ -11,9 +11,6 @@ class VtnConfig:
     vtn_id: str
     poll_interval: timedelta
     near_window: timedelta
-    market_context: str
-    priority: int
-    test_events: bool
     report_sampling: timedelta
     open_enrollment: bool
     tolerant: bool  # vtn_schema = "tolerant": see gateway.vtn.tolerance

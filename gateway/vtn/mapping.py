@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from openleadr import objects
 
-from gateway.domain.programs import DEFAULT_SIMPLE_LEVELS
+from gateway.domain.programs import SimpleLevel
 from gateway.domain.ven_events import InvitationFacts, VenEvent
 from gateway.domain.ven_events import ven_events as neutral_ven_events
 from gateway.vtn.config import VtnConfig
@@ -37,20 +37,19 @@ class OadrEventStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({OadrEventStatus.COMPLETED, OadrEventStatus.CANCELLED})
 
-# SIMPLE levels by share of load to shed (%): upper bounds, inclusive (a program's default).
-SIMPLE_LEVELS: tuple[tuple[float, int], ...] = DEFAULT_SIMPLE_LEVELS
 # An invitation that gives only energy (kWh, no %) asks for a moderate shed.
 SIMPLE_LEVEL_WITHOUT_SHARE = 1
 
 
-def simple_level(load_percentage: float) -> int:
-    """0 for no shed, 1 up to 15 %, 2 up to 40 %, 3 above 40 %; 1 when no share is given."""
+def simple_level(load_percentage: float, levels: Sequence[SimpleLevel]) -> int:
+    """The level of the first row of the program's table (``levels``: upper bounds of the
+    share of load, inclusive) that covers ``load_percentage``; 1 when no share is given."""
     if load_percentage <= 0:
         return SIMPLE_LEVEL_WITHOUT_SHARE
-    for bound, level in SIMPLE_LEVELS:
+    for bound, level in levels:
         if load_percentage <= bound:
             return level
-    return SIMPLE_LEVELS[-1][1]
+    return levels[-1].level
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,7 @@ class OadrEvent(VenEvent):
 
     @property
     def simple_level(self) -> int:
-        return simple_level(self.load_percentage)
+        return simple_level(self.load_percentage, self.program.terms.simple_levels)
 
     def status(self, now: datetime, near_window: timedelta) -> OadrEventStatus:
         if self.cancelled:
@@ -157,7 +156,8 @@ def sampling_period(
 
 def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Event:
     """The oadrEvent a distribute carries: SIMPLE and LOAD_DISPATCH (kW, ``delta``), one
-    interval over the whole active period, the status from the clock."""
+    interval over the whole active period, the status from the clock, and its program's
+    market context, priority and test flag."""
     status = event.status(now, config.near_window)
     active = status is OadrEventStatus.ACTIVE
 
@@ -166,16 +166,17 @@ def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Ev
         return [objects.Interval(None, event.duration, signal_payload=value, uid=0)]
 
     dispatch_kw = round(event.dispatch_kw, 6)
+    terms = event.program.terms
     built = objects.Event(
         event_descriptor=objects.EventDescriptor(
             event_id=event.event_id,
             modification_number=event.modification_number,
-            market_context=config.market_context,
+            market_context=terms.market_context,
             event_status=status.value,
             created_date_time=event.created_at,
             modification_date_time=now,
-            priority=config.priority,
-            test_event=config.test_events,
+            priority=terms.priority,
+            test_event=terms.test_events,
         ),
         active_period=objects.ActivePeriod(dtstart=event.start, duration=event.duration),
         event_signals=[

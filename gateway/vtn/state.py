@@ -5,11 +5,11 @@ registration, its events and whether messages wait for it are cached per VEN. Ev
 what VENs must know comes on the core's change feed (``{prefix}ven_changes``, a typed
 ``VenChange`` published through the outbox with the change), and every change of VTN state
 on ``{prefix}vtn``; each gateway process reads both and marks stale exactly the VENs a change
-concerns (an invitation's VENs, a device's VEN); their next poll reloads them. A message it
-cannot read marks everything stale, and everything is then reloaded in one go (as at start-up), so a
-restart or a lost subscription costs a few queries, not one per VEN. While the subscription is
-down, entries also expire after a few seconds, so a lost message can delay a change but never
-hide it.
+concerns (an invitation's VENs, a device's VEN, the VENs holding a program's events); their
+next poll reloads them. A message it cannot read marks everything stale, and everything is
+then reloaded in one go (as at start-up), so a restart or a lost subscription costs a few
+queries, not one per VEN. While the subscription is down, entries also expire after a few
+seconds, so a lost message can delay a change but never hide it.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class VtnState:
         self._entries: dict[str, VenState] = {}
         self._device_ven: dict[str, str | None] = {}
         self._invitation_vens: dict[str, set[str]] = {}
+        self._program_vens: dict[str, set[str]] = {}
         self._seen: dict[str, datetime] = {}
         self._deviations: dict[str, dict[str, Sighting]] = {}
         self._handled: deque[str] = deque(maxlen=SEEN_MESSAGE_IDS)
@@ -112,6 +113,7 @@ class VtnState:
         self._entries[ven_id] = entry
         for event in snapshot.events:
             self._invitation_vens.setdefault(event.event_id, set()).add(ven_id)
+            self._program_vens.setdefault(event.program.id, set()).add(ven_id)
         return entry
 
     async def load_everything(self) -> None:
@@ -124,6 +126,7 @@ class VtnState:
         self.reloads += 1
         self._device_ven = devices
         self._invitation_vens.clear()
+        self._program_vens.clear()
         for ven_id in [v for v in self._entries if v not in snapshots]:
             del self._entries[ven_id]
         for ven_id, snapshot in snapshots.items():
@@ -234,6 +237,13 @@ class VtnState:
                 if ven is not None:
                     vens.add(ven)
             self._invalidate_many(vens)
+            return
+        if change.kind is ChangeKind.PROGRAM:
+            # Its terms reach a VEN only through the events it holds: those VENs, no others.
+            self._invalidate_many(set(self._program_vens.get(change.program_id or "", ())))
+            return
+        if change.kind is ChangeKind.VEN and change.ven_id is not None:
+            self.invalidate(change.ven_id)
             return
         self.invalidate()  # an event cancelled or missed: anyone may be concerned
 

@@ -49,7 +49,7 @@ CHECKS = [
 # Rules the document cannot state in JSON Schema: they depend on the clock or on what exists,
 # or relate items of a list (a SIMPLE level table's bounds and levels rise, the last is 100).
 DATA_DEPENDENT_FIELDS = frozenset(
-    {"event_time", "start_time", "devices", "device_id", "simple_levels"}
+    {"event_time", "start_time", "devices", "device_id", "simple_levels", "program_id"}
 )
 # A SIMPLE level table that every program takes.
 VALID_SIMPLE_LEVELS = [
@@ -127,8 +127,8 @@ def fuzz(base_url: str, ids: dict[str, str], *, token: bool) -> Findings:
 
 def realistic(case: schemathesis.Case) -> schemathesis.Case:
     """A valid case with what the document cannot promise filled in: the seeded devices, a
-    start two hours ahead and a SIMPLE level table that rises, so that the request can succeed
-    (a 422 then is a finding)."""
+    start two hours ahead, the default program and a SIMPLE level table that rises, so that
+    the request can succeed (a 422 then is a finding)."""
     if isinstance(case.body, dict):
         body = dict(case.body)
         for name in ("event_time", "start_time"):
@@ -140,6 +140,8 @@ def realistic(case: schemathesis.Case) -> schemathesis.Case:
             body["device_id"] = SEEDED_DEVICES[len(str(body["device_id"])) % 2]
         if body.get("simple_levels") is not None:
             body["simple_levels"] = VALID_SIMPLE_LEVELS
+        if "program_id" in body:  # the default program: every seeded device takes part
+            body["program_id"] = "default"
         case.body = body
     return case
 

@@ -918,6 +918,7 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/invitations"): {
         "event_time": "{later}", "duration_minutes": 30, "load_kwh": 2.0, "devices": ["dev-1"],
+        "program_id": "default",
     },
     ("PUT", "/api/invitations/{invitation_id}"): {
         "event_time": "{later}", "duration_minutes": 20, "load_kwh": 1.0, "devices": ["dev-1"],
@@ -928,6 +929,7 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/events"): {
         "start_time": "{later}", "duration_minutes": 15, "devices": ["dev-1"], "target_kw": 1.0,
+        "program_id": "default",
     },
     ("POST", "/api/events/{event_id}/cancel"): {"reason": "not needed"},
     ("PUT", "/api/auto-response"): {"enabled": True, "max_reduction_percentage": 50.0},

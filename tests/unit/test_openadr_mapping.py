@@ -6,6 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.domain.programs import (
+    DEFAULT_SIMPLE_LEVELS,
+    Program,
+    ProgramTerms,
+    SimpleLevel,
+)
 from gateway.domain.ven_events import InvitationFacts, InvitedDevice
 from gateway.vtn.mapping import (
     OadrEventStatus,
@@ -19,6 +25,7 @@ from gateway.vtn.mapping import (
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 NEAR = timedelta(minutes=60)
+PEAK = Program("peak", ProgramTerms(name="Peak", market_context="urn:peak"))
 
 
 def facts(**changes: object) -> InvitationFacts:
@@ -37,6 +44,7 @@ def facts(**changes: object) -> InvitationFacts:
             InvitedDevice("b1", "ven-b", "rb1"),
             InvitedDevice("x1", None, None),
         ),
+        "program": PEAK,
     }
     values.update(changes)
     return InvitationFacts(**values)  # type: ignore[arg-type]
@@ -47,7 +55,16 @@ def facts(**changes: object) -> InvitationFacts:
     [(0.0, 1), (0.1, 1), (15.0, 1), (15.1, 2), (40.0, 2), (40.1, 3), (100.0, 3)],
 )
 def test_simple_level_mapping(percentage: float, level: int) -> None:
-    assert simple_level(percentage) == level
+    assert simple_level(percentage, DEFAULT_SIMPLE_LEVELS) == level
+
+
+def test_the_simple_level_comes_from_the_programs_own_table() -> None:
+    coarse = (SimpleLevel(50.0, 1), SimpleLevel(100.0, 3))
+    assert [simple_level(p, coarse) for p in (10.0, 50.0, 50.1)] == [1, 1, 3]
+    program = Program("coarse", ProgramTerms("Coarse", "urn:coarse", simple_levels=coarse))
+    event = ven_events(facts(program=program, load_percentage=45.0))["ven-a"]
+    assert event.simple_level == 1  # 3 with the default table
+    assert event.program is program
 
 
 def test_each_ven_gets_its_devices_share_and_resource_ids() -> None:

@@ -25,7 +25,6 @@ from gateway.domain.programs import (
     takes_part,
     validate_terms,
 )
-from gateway.vtn.mapping import SIMPLE_LEVELS
 
 TERMS = ProgramTerms(name="Peak", market_context="urn:peak")
 
@@ -37,7 +36,7 @@ def fields_of(terms: ProgramTerms) -> set[str]:
 
 
 def test_the_default_table_is_today_s_fixed_one() -> None:
-    assert DEFAULT_SIMPLE_LEVELS == SIMPLE_LEVELS
+    assert DEFAULT_SIMPLE_LEVELS == ((0.0, 0), (15.0, 1), (40.0, 2), (100.0, 3))
     assert simple_levels_problems(DEFAULT_SIMPLE_LEVELS) == []
 
 

@@ -18,6 +18,8 @@ from typing import Any
 class ChangeKind(StrEnum):
     INVITATION = "invitation"  # its terms, answers or status: its VENs, and those of device_ids
     DEVICE = "device"  # the devices were given to ``ven_id`` (registered)
+    VEN = "ven"  # ``ven_id``'s own standing changed (enrolled in a program, or removed)
+    PROGRAM = "program"  # ``program_id``'s terms changed: every VEN holding its events
     ANY = "any"  # an event was cancelled or missed: any VEN may be concerned
 
 
@@ -27,6 +29,7 @@ class VenChange:
     invitation_id: str | None = None
     device_ids: tuple[str, ...] = ()
     ven_id: str | None = None
+    program_id: str | None = None
     message_id: str | None = None  # the dr_events message it came with (set by the outbox)
 
     def to_json(self) -> dict[str, Any]:
@@ -35,6 +38,7 @@ class VenChange:
             "invitation_id": self.invitation_id,
             "device_ids": list(self.device_ids),
             "ven_id": self.ven_id,
+            "program_id": self.program_id,
         }
 
     @classmethod
@@ -50,6 +54,7 @@ class VenChange:
                 invitation_id=_text(raw.get("invitation_id")),
                 device_ids=tuple(str(d) for d in devices),
                 ven_id=_text(raw.get("ven_id")),
+                program_id=_text(raw.get("program_id")),
                 message_id=_text(raw.get("message_id")),
             )
         except (KeyError, TypeError, UnicodeDecodeError) as err:

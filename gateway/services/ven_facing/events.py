@@ -1,5 +1,6 @@
 """The events a VEN must know now: those of the invitations its devices are in, as
-``gateway.domain.ven_events`` shows them, loaded in a few queries of the caller's read."""
+``gateway.domain.ven_events`` shows them, each with its program, loaded in a few queries of
+the caller's read (the programs come joined to the invitations: no query of their own)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from gateway.db.models import DeviceRow, EventRow, InvitationDeviceRow, InvitationRow
+from gateway.db.models import DeviceRow, EventRow, InvitationDeviceRow, InvitationRow, ProgramRow
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
 from gateway.domain.ven_events import (
     InvitationFacts,
@@ -18,6 +19,7 @@ from gateway.domain.ven_events import (
     event_cancelled,
     ven_events,
 )
+from gateway.services.program_views import program_of
 
 # Events whose end is older than this are no longer loaded for a VEN.
 EVENT_RETENTION = timedelta(hours=2)
@@ -57,14 +59,17 @@ async def events_by_ven(
 ) -> dict[str, list[VenEvent]]:
     """The events of these invitations, by VEN, leaving out those long ended (for every
     transport: its own view is made from these)."""
-    rows = (
-        await session.scalars(
-            select(InvitationRow)
+    loaded = (
+        await session.execute(
+            select(InvitationRow, ProgramRow)
+            .join(ProgramRow, ProgramRow.id == InvitationRow.program_id)
             .where(InvitationRow.id.in_(invitation_ids))
             .options(selectinload(InvitationRow.devices))
             .order_by(InvitationRow.event_time, InvitationRow.id)
         )
     ).all()
+    rows = [row for row, _ in loaded]
+    programs = {p.id: program_of(p) for p in {p.id: p for _, p in loaded}.values()}
     device_ids = {d.device_id for r in rows for d in r.devices}
     devices = {
         d.id: d
@@ -93,6 +98,7 @@ async def events_by_ven(
                               devices[d.device_id].resource_id)
                 for d in row.devices
             ),
+            program=programs[row.program_id],
         )  # fmt: skip
         for ven_id, event in ven_events(facts).items():
             if event.end > now - EVENT_RETENTION:

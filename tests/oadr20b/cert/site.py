@@ -86,14 +86,27 @@ class CertGateway:
         duration_minutes: int = 5,
         load_percentage: float = 30.0,  # SIMPLE level 2
         status: int = 201,
+        program_id: str = "default",
     ) -> str:
         """An invitation (each VEN's OpenADR event, eventID = its id) starting in
-        ``start_in`` minutes on the gateway's clock."""
+        ``start_in`` minutes on the gateway's clock, in program (market context)
+        ``program_id``."""
         view = await self.api.invite(
             list(devices), status=status, event_time=self.at(start_in).isoformat(),
             duration_minutes=duration_minutes, load_kwh=1.0, load_percentage=load_percentage,
+            program_id=program_id,
         )  # fmt: skip
         return str(view.get("id"))
+
+    async def program(self, party: Party, market_context: str, **terms: Any) -> str:
+        """A program (market context) with ``party``'s VEN and devices enrolled; its id."""
+        program_id = self.name("program")
+        body = {"id": program_id, "name": program_id, "market_context": market_context, **terms}
+        await self.api.post("/api/programs", body, status=201)
+        await self.api.put(f"/api/programs/{program_id}/vens/{party.ven.id}", None, status=200)
+        for device in party.devices:
+            await self.api.put(f"/api/programs/{program_id}/devices/{device}", None, status=200)
+        return program_id
 
     async def modify(self, invitation_id: str, devices: Sequence[str], **terms: Any) -> Any:
         """New terms for an invitation (modificationNumber + 1): ``start_in`` minutes and

@@ -312,15 +312,16 @@ async def test_A_E3_0527_near_during_ramp_up(gateway: CertGateway) -> None:
     assert ramp == "PT4M"
 
 
-@_xfail("needs refusing an event that overlaps another in its market context")
 async def test_A_E3_0530_overlapping_events_refused(gateway: CertGateway) -> None:
     party = await gateway.party()
-    await gateway.invite(party.devices, start_in=10, duration_minutes=30)
+    mc1 = await gateway.program(party, "http://MarketContext1", refuse_overlap=True)
+    first = await gateway.invite(party.devices, start_in=10, duration_minutes=30, program_id=mc1)
     refused = await gateway.api.invite(
-        party.devices, event_time=gateway.at(20).isoformat(), duration_minutes=30,
-        load_kwh=1.0, load_percentage=30.0,
+        party.devices, status=409, event_time=gateway.at(20).isoformat(), duration_minutes=30,
+        load_kwh=1.0, load_percentage=30.0, program_id=mc1,
     )  # fmt: skip
     assert "id" not in refused, refused
+    assert first in refused["message"], refused  # the operator is told which one it overlaps
 
 
 @pytest.mark.xfail(
