@@ -426,11 +426,11 @@ async def test_a_numeric_ven_id_is_kept_as_text(api: Api) -> None:
     assert event["event_descriptor"]["event_id"] == invitation["id"]
 
 
-async def test_a_known_but_unregistered_ven_is_asked_to_register(api: Api) -> None:
+async def test_a_known_but_unregistered_ven_is_refused_463(api: Api) -> None:
+    # Its poll too: an unregistered VEN's poll brings no payload (cert N1_0080).
     await provision(api, "123ABC")
     reply = await post(api.client, "OadrPoll", corpus("openleadr-docs__oadrPoll.xml"))
-    assert reply.message_type == "oadrRequestReregistration"
-    assert reply.data["ven_id"] == "123ABC"
+    assert (reply.message_type, reply.outcome) == ("oadrResponse", 463)
     reply = await post(api.client, "EiEvent", corpus("openleadr-docs__oadrRequestEvent.xml"))
     assert (reply.message_type, reply.outcome) == ("oadrDistributeEvent", 463)
     assert (await api.get("/api/vens/123ABC"))["registered"] is False

@@ -157,8 +157,9 @@ async def test_re_registration_keeps_the_registration_and_cancel_ends_it(
     assert canceled["registration_id"] == first
     assert (await api.get("/api/vens/ven-1"))["registered"] is False
 
-    kind, _ = await raw(api, "OadrPoll", "oadrPoll", ven_id="ven-1")
-    assert kind == "oadrRequestReregistration"
+    # Unregistered now: its poll is refused like its other messages (cert N1_0080).
+    kind, payload = await raw(api, "OadrPoll", "oadrPoll", ven_id="ven-1")
+    assert (kind, payload["response"]["response_code"]) == ("oadrResponse", 463)
 
 
 async def test_a_wrong_registration_id_cannot_cancel(api: Api, make_ven: VenFactory) -> None:
