@@ -91,7 +91,8 @@ class EventHandlers:
     # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         """optIn/optOut per event. An eventResponse with an error code is the VEN's refusal:
-        recorded, and its optOut taken; an optIn that comes with an error commits nothing."""
+        recorded, and its optOut taken; an optIn that comes with an error commits nothing. An
+        answer to a cancelled event acknowledges the cancel (200; it changes no decision)."""
         responses = payload.get("event_responses") or []
         if isinstance(responses, dict):
             responses = [responses]
@@ -125,6 +126,8 @@ class EventHandlers:
             outcome = await take_answer(self._vens, event, event.device_ids, answer, modification)
             if outcome.refused:
                 refused.append(f"{event.event_id}: {outcome.refused}")
+            elif outcome.acknowledged:
+                notes.append(f"{event.event_id}: cancellation acknowledged")
             elif outcome.changed:
                 notes.append(f"{event.event_id}: answer changed to {answer.value}")
         request_id = response_request_id(payload)

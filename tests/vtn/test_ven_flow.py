@@ -237,7 +237,7 @@ async def _invitation_if(api: Api, invitation_id: str, test: Any) -> Any:
     return invitation if test(invitation) else None
 
 
-async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
+async def test_opt_out_declines_the_invitation_and_a_later_opt_in_changes_nothing(
     api: Api, make_ven: VenFactory
 ) -> None:
     await provision(api, "ven-a", {"a1": "ra1"})
@@ -256,7 +256,8 @@ async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
     await ven._poll()
     told = inbox.of("oadrDistributeEvent")[-1]["events"][0]["event_descriptor"]
     assert (told["event_status"], told["modification_number"]) == ("cancelled", 1)
-    # The same answer again is taken quietly; a change of mind after the decision is not.
+    # An answer to the cancel acknowledges it (cert A_E3_0492/0496), optIn or optOut alike,
+    # and changes no decision; one to the old terms is refused.
     again = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optOut", 1))
     assert again[1]["response"]["response_code"] == 200
     stale = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn"))
@@ -264,8 +265,8 @@ async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
     changed = await raw(
         api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn", 1)
     )
-    assert changed[1]["response"]["response_code"] == 451
-    assert "cancelled" in changed[1]["response"]["response_description"]
+    assert changed[1]["response"]["response_code"] == 200
+    assert "cancellation acknowledged" in changed[1]["response"]["response_description"]
     after = await api.get(f"/api/invitations/{invitation['id']}")
     assert [(a["answer"], a["committed_kw"]) for a in after["answers"]] == [("NO", 0.0)]
 
