@@ -63,7 +63,10 @@ class EventHandlers:
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         current = snapshot(shown, now, self._config.near_window)
         limit = payload.get("reply_limit")
-        if isinstance(limit, int) and limit > 0:
+        # replyLimit is the most events the VEN wants back, 0 included, as the certification
+        # case A_E3_0655 has it (the authority here; limits 0-4 of three events must bring
+        # 0, 1, 2, 3, 3), not "no limit": a VEN that wants every event leaves it out.
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
             shown = shown[:limit]
             current = {k: v for k, v in current.items() if k in {e.event_id for e in shown}}
         return await self._distribute(ven, shown, current, payload.get("request_id"))

@@ -314,11 +314,6 @@ async def test_A_E3_0530_overlapping_events_refused(gateway: CertGateway) -> Non
     assert "id" not in refused, refused
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: oadrRequestEvent with replyLimit 0 is answered with every event; "
-    "the case wants none",
-)
 async def test_A_E3_0655_reply_limit(gateway: CertGateway) -> None:
     party = await gateway.party()
     ids = [
