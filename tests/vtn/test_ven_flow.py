@@ -459,7 +459,7 @@ async def test_telemetry_reports_land_on_the_power_bus(
     assert abs(datetime.fromisoformat(a1["ts"]) - datetime.now(UTC)) < timedelta(seconds=10)
 
 
-async def test_a_report_value_for_an_unregistered_r_id_is_refused_and_nothing_written(
+async def test_a_report_under_a_request_never_made_is_refused_and_nothing_written(
     api: Api, make_ven: VenFactory, redis: Redis, settings: Settings
 ) -> None:
     await provision(api, "ven-a", {"a1": "ra1"})
