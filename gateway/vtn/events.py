@@ -8,7 +8,6 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
-from gateway.jsonable import from_jsonable
 from gateway.services.ven_facing.service import VenFacing
 from gateway.vtn.config import VtnConfig
 from gateway.vtn.errors import OadrError, StatusCode
@@ -25,6 +24,7 @@ from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import VtnStore
 from gateway.vtn.ven_answers import take_answer
 from gateway.vtn.ven_errors import ReportedError, VenErrors, reported_error
+from gateway.vtn.ven_requests import queued_reply
 
 
 class EventHandlers:
@@ -50,7 +50,7 @@ class EventHandlers:
             queued = await self._store.take_next(ven.record.ven_id, self._clock.now())
             await self._state.changed(ven.record.ven_id)
             if queued is not None:
-                return queued.message_type, from_jsonable(queued.payload)
+                return queued_reply(queued, ven.record)
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         current = snapshot(shown, now, self._config.near_window)

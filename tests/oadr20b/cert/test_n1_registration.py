@@ -97,7 +97,6 @@ async def test_N1_0030_ven_cancels_its_registration(gateway: CertGateway) -> Non
     assert view["registered"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="needs VTN-initiated cancel of a registration (#9)")
 async def test_N1_0040_operator_cancels_a_registration(gateway: CertGateway) -> None:
     """P007: the next poll brings oadrCancelPartyRegistration; the VEN answers
     oadrCanceledPartyRegistration."""
@@ -117,7 +116,6 @@ async def test_N1_0040_operator_cancels_a_registration(gateway: CertGateway) -> 
     assert (await gateway.api.get(f"/api/vens/{ven.id}"))["registered"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="needs VTN-initiated request for re-registration (#9)")
 async def test_N1_0050_operator_requests_reregistration(gateway: CertGateway) -> None:
     """P008: poll -> oadrRequestReregistration; oadrResponse; the VEN registers again."""
     party = await gateway.party()
