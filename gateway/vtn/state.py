@@ -224,10 +224,6 @@ class VtnState:
             if change.ven_id is not None:
                 self.invalidate(change.ven_id)
             return
-        if change.kind is ChangeKind.VEN:
-            if change.ven_id is not None:
-                self.invalidate(change.ven_id)
-            return
         if change.kind is ChangeKind.INVITATION:
             vens = set(self._invitation_vens.get(change.invitation_id or "", ()))
             for device in change.device_ids:

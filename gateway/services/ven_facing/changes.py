@@ -18,7 +18,7 @@ from typing import Any
 class ChangeKind(StrEnum):
     INVITATION = "invitation"  # its terms, answers or status: its VENs, and those of device_ids
     DEVICE = "device"  # the devices were given to ``ven_id`` (registered)
-    VEN = "ven"  # something of ``ven_id`` itself: a request of the operator waits for it
+    VEN = "ven"  # ``ven_id``'s own standing changed (a request of the operator waits for it)
     ANY = "any"  # an event was cancelled or missed: any VEN may be concerned
 
 
