@@ -340,6 +340,24 @@ class VenErrorRow(Base):
     received_at: Mapped[datetime]
 
 
+class VenCancelAckRow(Base):
+    """A VEN's answer to an event it was told is cancelled, at that modificationNumber: the
+    acknowledgement 2.0b asks of an event whose response is required. It decides nothing."""
+
+    __tablename__ = "ven_cancel_acks"
+
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True
+    )
+    # The OpenADR eventID, which is the invitation's id.
+    invitation_id: Mapped[str] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    modification_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer: Mapped[str] = mapped_column(String(3))  # what it said: YES (optIn) or NO (optOut)
+    acknowledged_at: Mapped[datetime]
+
+
 class VenReportRow(Base):
     """One data point (rID) a VEN offered in oadrRegisterReport."""
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.domain.errors import ValidationFailed
 from gateway.domain.invitations import Answer, AnswerSource, DeviceAnswer, InvitationRequest
+from gateway.domain.ven_requests import VenRequest
 from gateway.http.io import json_items, json_view, read_body, read_optional_body, read_query
 from gateway.http.schemas import (
     AnalyticsQuery,
@@ -141,6 +142,17 @@ async def list_vens(request: web.Request) -> web.Response:
 
 async def get_ven(request: web.Request) -> web.Response:
     return json_view(await _services(request).vens.get(request.match_info["ven_id"]))
+
+
+async def cancel_ven_registration(request: web.Request) -> web.Response:
+    ven_id = request.match_info["ven_id"]
+    return json_view(await _services(request).vens.request(ven_id, VenRequest.CANCEL_REGISTRATION))
+
+
+async def request_ven_reregistration(request: web.Request) -> web.Response:
+    ven_id = request.match_info["ven_id"]
+    requested = VenRequest.REQUEST_REREGISTRATION
+    return json_view(await _services(request).vens.request(ven_id, requested))
 
 
 async def get_invitation(request: web.Request) -> web.Response:

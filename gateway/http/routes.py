@@ -57,6 +57,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/vens", h.list_vens, "VENs with registration state and last poll",
           v.VenView, listing=True),
     Route("GET", "/api/vens/{ven_id}", h.get_ven, "One VEN", v.VenView, errors=(404,)),
+    Route("POST", "/api/vens/{ven_id}/cancel-registration", h.cancel_ven_registration,
+          "End a VEN's registration: it is told on its next poll, and the registration ends "
+          "when it answers", v.VenView, errors=(404, 409)),
+    Route("POST", "/api/vens/{ven_id}/request-reregistration", h.request_ven_reregistration,
+          "Ask a VEN to register again: it is told on its next poll", v.VenView,
+          errors=(404, 409)),
     Route("POST", "/api/invitations", h.create_invitation, "Invite devices to shed load",
           v.InvitationView, body=s.InvitationCreate, status=201, errors=(422,)),
     Route("GET", "/api/invitations", h.list_invitations,

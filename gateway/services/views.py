@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -100,9 +101,13 @@ class VenView(View):
         "(counted every few seconds)"
     )
     power: VenPowerView | None
+    requests_waiting: list[str] = Field(
+        description="what the operator asked of the VEN (cancel_registration, "
+        "request_reregistration) and it has not been told yet, oldest first"
+    )
 
     @classmethod
-    def of(cls, row: VenRow, devices: int) -> VenView:
+    def of(cls, row: VenRow, devices: int, requests_waiting: Sequence[str] = ()) -> VenView:
         last_error = row.last_error
         power = None
         if row.power_kw is not None and row.power_at is not None:
@@ -128,6 +133,7 @@ class VenView(View):
                 for kind, seen in (row.schema_deviations or {}).items()
             },
             power=power,
+            requests_waiting=list(requests_waiting),
         )
 
 

@@ -18,7 +18,7 @@ from gateway.clock import Clock
 from gateway.observability.logs import log_context
 from gateway.observability.metrics import Component, Dependency, GatewayMetrics
 from gateway.vtn.codec import Encoder, Incoming, MalformedXml, decode
-from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
+from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.payloads import Reply, ok
 from gateway.vtn.service import PROFILES, Caller, VtnService
 from gateway.vtn.signing import (
@@ -130,8 +130,6 @@ class VtnEndpoint:
                 payload["response"] = {**response, "request_id": ""}
         except MalformedXml as err:
             return web.Response(status=400, text=str(err))
-        except ReregistrationRequired as err:
-            return self._xml("oadrRequestReregistration", {"ven_id": err.ven_id})
         except OadrError as err:
             outcome.code = int(err.code)
             return self._error(err, incoming)

@@ -38,11 +38,3 @@ class OadrError(Exception):
         self.message_type = message_type
         self.request_id = request_id
         self.ven_id = ven_id
-
-
-class ReregistrationRequired(Exception):
-    """The VEN is known but not registered: a poll answers oadrRequestReregistration."""
-
-    def __init__(self, ven_id: str) -> None:
-        super().__init__(ven_id)
-        self.ven_id = ven_id

@@ -8,7 +8,6 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
-from gateway.jsonable import from_jsonable
 from gateway.services.ven_facing.service import VenFacing
 from gateway.vtn.config import VtnConfig
 from gateway.vtn.errors import OadrError, StatusCode
@@ -25,6 +24,7 @@ from gateway.vtn.state import VenState, VtnState
 from gateway.vtn.store import VtnStore
 from gateway.vtn.ven_answers import take_answer
 from gateway.vtn.ven_errors import ReportedError, VenErrors, reported_error
+from gateway.vtn.ven_requests import queued_reply
 
 
 class EventHandlers:
@@ -50,7 +50,7 @@ class EventHandlers:
             queued = await self._store.take_next(ven.record.ven_id, self._clock.now())
             await self._state.changed(ven.record.ven_id)
             if queued is not None:
-                return queued.message_type, from_jsonable(queued.payload)
+                return queued_reply(queued, ven.record)
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         current = snapshot(shown, now, self._config.near_window)
@@ -63,7 +63,10 @@ class EventHandlers:
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         current = snapshot(shown, now, self._config.near_window)
         limit = payload.get("reply_limit")
-        if isinstance(limit, int) and limit > 0:
+        # replyLimit is the most events the VEN wants back, 0 included, as the certification
+        # case A_E3_0655 has it (the authority here; limits 0-4 of three events must bring
+        # 0, 1, 2, 3, 3), not "no limit": a VEN that wants every event leaves it out.
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
             shown = shown[:limit]
             current = {k: v for k, v in current.items() if k in {e.event_id for e in shown}}
         return await self._distribute(ven, shown, current, payload.get("request_id"))
@@ -91,7 +94,8 @@ class EventHandlers:
     # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:
         """optIn/optOut per event. An eventResponse with an error code is the VEN's refusal:
-        recorded, and its optOut taken; an optIn that comes with an error commits nothing."""
+        recorded, and its optOut taken; an optIn that comes with an error commits nothing. An
+        answer to a cancelled event acknowledges the cancel (200; it changes no decision)."""
         responses = payload.get("event_responses") or []
         if isinstance(responses, dict):
             responses = [responses]
@@ -125,6 +129,8 @@ class EventHandlers:
             outcome = await take_answer(self._vens, event, event.device_ids, answer, modification)
             if outcome.refused:
                 refused.append(f"{event.event_id}: {outcome.refused}")
+            elif outcome.acknowledged:
+                notes.append(f"{event.event_id}: cancellation acknowledged")
             elif outcome.changed:
                 notes.append(f"{event.event_id}: answer changed to {answer.value}")
         request_id = response_request_id(payload)

@@ -62,6 +62,8 @@ class OptHandlers:
             outcome = await take_answer(self._vens, event, device_ids, answer, modification)
             if outcome.refused:
                 raise OadrError(StatusCode.NOT_ALLOWED, outcome.refused, request_id=request_id)
+            if outcome.acknowledged:
+                note = "the event is cancelled: this opt decides nothing"
         else:
             device_ids = tuple(owned[r] for r in resources) or tuple(owned.values())
             note = "availability schedule stored; it applies to no invitation"

@@ -94,6 +94,23 @@ class ReportStore:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def unrequested(self, ven_id: str, request_ids: Iterable[str]) -> set[str]:
+        """Those of ``request_ids`` the VTN never asked this VEN for (a request cancelled
+        since was asked: a report may still follow it)."""
+        wanted = set(request_ids)
+        if not wanted:
+            return set()
+        async with self._db.read() as session:
+            asked = set(
+                await session.scalars(
+                    select(VenReportRequestRow.report_request_id).where(
+                        VenReportRequestRow.ven_id == ven_id,
+                        VenReportRequestRow.report_request_id.in_(wanted),
+                    )
+                )
+            )
+        return wanted - asked
+
     async def report_points(self, ven_id: str) -> dict[str, tuple[ReportPoint, str | None]]:
         """rID -> (what it measures, the device it belongs to).
 

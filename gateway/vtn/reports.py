@@ -113,10 +113,12 @@ class ReportHandlers:
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def update_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
+        reports = payload.get("reports") or []
+        await self._check_requested(ven.record.ven_id, reports)
         points = await self._store.report_points(ven.record.ven_id)
         now = self._clock.now()
         readings: list[Reading] = []
-        for report in payload.get("reports") or []:
+        for report in reports:
             for interval in report.get("intervals") or []:
                 item = interval.get("report_payload") or {}
                 r_id = item.get("r_id")
@@ -154,6 +156,21 @@ class ReportHandlers:
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
         }
+
+    async def _check_requested(self, ven_id: str, reports: list[dict[str, Any]]) -> None:
+        """Every report must answer a request the VTN made of this VEN: one under any other
+        reportRequestID is refused 452 and none of the message's values taken (EPRI
+        ``report_service.rb`` rule 304; cert R1_3190)."""
+        given = [r.get("report_request_id") for r in reports]
+        ids = [i for i in given if isinstance(i, str) and i]
+        if len(ids) < len(given):
+            raise OadrError(StatusCode.INVALID_ID, "a report names no reportRequestID")
+        unrequested = await self._store.unrequested(ven_id, ids)
+        if unrequested:
+            raise OadrError(
+                StatusCode.INVALID_ID,
+                f"reportRequestID {min(unrequested)} was never requested of this VEN",
+            )
 
 
 def _report_request(

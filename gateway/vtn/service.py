@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.vtn.config import VtnConfig
-from gateway.vtn.errors import OadrError, ReregistrationRequired, StatusCode
+from gateway.vtn.errors import OadrError, StatusCode
 from gateway.vtn.events import EventHandlers
 from gateway.vtn.opts import OptHandlers
 from gateway.vtn.payloads import Reply, ok, response_request_id, stored_id
@@ -193,9 +193,10 @@ class VtnService:
     def require(self, ven: VenState | None, ven_id: str, message_type: str) -> VenState:
         if ven is None:
             raise OadrError(StatusCode.INVALID_ID, f"venID {ven_id} is not known to this VTN")
+        # An unregistered VEN is refused 463, its poll too (N1_0080: the poll brings it no
+        # payload, and EPRI's VTN answers it so). oadrRequestReregistration is what a
+        # registered VEN is told when it must register again, not an answer to one that is not.
         if not ven.record.registered and message_type != "oadrCanceledPartyRegistration":
-            if message_type == "oadrPoll":
-                raise ReregistrationRequired(ven_id)
             raise OadrError(
                 StatusCode.NOT_REGISTERED_OR_AUTHORIZED, f"VEN {ven_id} is not registered"
             )

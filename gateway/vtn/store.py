@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from gateway.db.models import (
 )
 from gateway.domain.devices import resource_id_of
 from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.domain.ven_requests import VenRequest
 from gateway.services.ven_facing.events import events_of_every_ven, events_of_ven
 from gateway.vtn.mapping import OadrEvent, as_oadr
 
@@ -146,6 +147,14 @@ class VtnStore:
                 update(VenReportRequestRow)
                 .where(VenReportRequestRow.ven_id == ven_id)
                 .values(status=ReportRequestStatus.CANCELLED.value)
+            )
+            # The operator's requests still waiting were about the registration that ended.
+            await session.execute(
+                delete(VenMessageRow).where(
+                    VenMessageRow.ven_id == ven_id,
+                    VenMessageRow.delivered_at.is_(None),
+                    VenMessageRow.message_type.in_([r.value for r in VenRequest]),
+                )
             )
 
     async def save_delivered(

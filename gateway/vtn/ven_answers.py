@@ -23,7 +23,7 @@ async def take_answer(
     """The modification is checked against the invitation under its lock (450 if the terms
     changed since), never against a cached copy."""
     try:
-        return await vens.answer(event.event_id, device_ids, answer, modification)
+        return await vens.answer(event.ven_id, event.event_id, device_ids, answer, modification)
     except NotFound as err:
         raise OadrError(StatusCode.INVALID_ID, err.message) from err
     except StaleModification as err:

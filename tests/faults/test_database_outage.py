@@ -28,6 +28,7 @@ from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.faults.tcp_proxy import TcpProxy
 from tests.integration.test_api_auth_and_errors import WRITE_BODIES
 from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes
+from tests.vtn.test_conformance import register
 
 pytestmark = pytest.mark.postgres
 
@@ -72,6 +73,7 @@ async def world(api: Api) -> dict[str, str]:
     event_body = {"start_time": in_minutes(60), "duration_minutes": 30, "devices": ["dev-2"]}
     event = await api.post("/api/events", {**event_body, "target_kw": 1.0}, status=201)
     ven = await api.post("/api/vens", {"name": "ven-world"}, status=201)
+    await register(api, ven["ven_id"])  # what is asked of a VEN needs it registered
     program = await api.post(
         "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
     )

@@ -213,7 +213,7 @@ async def test_without_the_token_nothing_is_written(
     assert findings.failures == [], "\n".join(findings.failures)
     assert changed_tables(before, await database_rows(services.db)) == {}
     writes = {k: v for k, v in findings.statuses.items() if k.split()[0] not in READ_METHODS}
-    assert len(writes) == 17, writes  # every write route was tried ...
+    assert len(writes) == 19, writes  # every write route was tried ...
     assert all(v <= {401} for v in writes.values()), writes  # ... and each one refused
 
 

@@ -41,7 +41,7 @@ OADR = "http://openadr.org/oadr-2.0b/2012/07"
 VEN_ERROR_TABLES = frozenset({"ven_errors", "vens"})  # what recording a VEN's error changes
 CACHE = b":cache:"  # cached views, dropped when what they show changed
 EXAMPLES_PER_MUTATION = 25
-UNREGISTERED_VEN = "VEN_123"  # provisioned, never registered: 463 and reregistration
+UNREGISTERED_VEN = "VEN_123"  # provisioned, never registered: 463, its polls too
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from gateway.http.errors import error_middleware
 from gateway.http.routes import ROUTES
 from tests.support import ADMIN_TOKEN, AUTH, Api, ChannelRecorder, in_minutes
+from tests.vtn.test_conformance import register
 
 WWW_AUTHENTICATE = 'Bearer realm="oadr-gateway"'
 
@@ -61,6 +62,8 @@ WRITE_BODIES: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
     ("DELETE", "/api/programs/{program_id}/vens/{ven_id}"): lambda ids: None,
     ("PUT", "/api/programs/{program_id}/devices/{device_id}"): lambda ids: None,
     ("DELETE", "/api/programs/{program_id}/devices/{device_id}"): lambda ids: None,
+    ("POST", "/api/vens/{ven_id}/cancel-registration"): lambda ids: None,
+    ("POST", "/api/vens/{ven_id}/request-reregistration"): lambda ids: None,
 }
 # Removing from a program needs someone enrolled first.
 ENROLMENT_OF = {
@@ -125,6 +128,7 @@ async def world(api: Api) -> dict[str, str]:
         status=201,
     )
     ven = await api.post("/api/vens", {"name": "ven-world"}, status=201)
+    await register(api, ven["ven_id"])  # what is asked of a VEN needs it registered
     program = await api.post(
         "/api/programs", {"name": "Peak", "market_context": "urn:peak"}, status=201
     )
@@ -161,7 +165,7 @@ async def settle(api: Api, dr_events: ChannelRecorder) -> int:
 
 def test_every_write_route_has_a_body_here() -> None:
     assert sorted(WRITE_ROUTES) == sorted(WRITE_BODIES)
-    assert len(WRITE_ROUTES) == 17
+    assert len(WRITE_ROUTES) == 19
 
 
 @pytest.mark.parametrize("headers", BAD_AUTHORIZATIONS, ids=BAD_AUTH_IDS)

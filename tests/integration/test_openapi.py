@@ -114,7 +114,7 @@ async def test_documented_operations_are_routed(
 
 async def test_write_routes_declare_security_and_401(doc: dict[str, Any]) -> None:
     writes = [(m, p, op) for m, p, op in operations(doc) if m not in ("GET", "HEAD")]
-    assert len(writes) == 17
+    assert len(writes) == 19
     for method, path, op in writes:
         assert op.get("security") == [{"bearer": []}], (method, path)
         assert "401" in op["responses"], (method, path)

@@ -388,9 +388,9 @@ async def test_openleadr_samples_from_a_registered_ven(
     assert (reply.message_type, reply.outcome) == ("oadrRegisteredReport", 200)
     assert reply.request_id == "d37a5398-50f0-45bd-9b19-6b5b6bb61c02"
 
-    # An update with no intervals: read, acknowledged, and nothing written.
+    # An update under a reportRequestID this VTN never made: 452, and nothing written.
     reply = await post(api.client, "EiReport", corpus("openleadr-docs__oadrUpdateReport.xml"))
-    assert (reply.message_type, reply.outcome) == ("oadrUpdatedReport", 200)
+    assert (reply.message_type, reply.outcome) == ("oadrUpdatedReport", 452)
     assert reply.request_id == "4875efec-522c-4990-9455-0d829a9032d8"
     assert await redis.get(f"{settings.redis_prefix}power:d1") is None
 
@@ -426,11 +426,11 @@ async def test_a_numeric_ven_id_is_kept_as_text(api: Api) -> None:
     assert event["event_descriptor"]["event_id"] == invitation["id"]
 
 
-async def test_a_known_but_unregistered_ven_is_asked_to_register(api: Api) -> None:
+async def test_a_known_but_unregistered_ven_is_refused_463(api: Api) -> None:
+    # Its poll too: an unregistered VEN's poll brings no payload (cert N1_0080).
     await provision(api, "123ABC")
     reply = await post(api.client, "OadrPoll", corpus("openleadr-docs__oadrPoll.xml"))
-    assert reply.message_type == "oadrRequestReregistration"
-    assert reply.data["ven_id"] == "123ABC"
+    assert (reply.message_type, reply.outcome) == ("oadrResponse", 463)
     reply = await post(api.client, "EiEvent", corpus("openleadr-docs__oadrRequestEvent.xml"))
     assert (reply.message_type, reply.outcome) == ("oadrDistributeEvent", 463)
     assert (await api.get("/api/vens/123ABC"))["registered"] is False
@@ -489,13 +489,18 @@ async def test_an_epri_update_with_several_payloads_per_interval(
     await register(api, ven_id)
 
     reply = await post(api.client, "EiReport", update)
-    # No report registered yet: 452 Invalid ID for the rID, and nothing written.
+    # Nothing registered nor requested yet: 452 Invalid ID, and nothing written.
     assert (reply.message_type, reply.outcome) == ("oadrUpdatedReport", 452)
-    assert "water heater inst power" in reply.data["response"]["response_description"]
+    assert "RR_64de589275235fe8636f" in reply.data["response"]["response_description"]
     assert await redis.get(power_key) is None
 
     reply = await post(api.client, "EiReport", water_heater_registration(ven_id))
     assert (reply.message_type, reply.outcome) == ("oadrRegisteredReport", 200)
+    reply = await poll(api, ven_id)
+    assert reply.message_type == "oadrCreateReport"
+    [request] = reply.data["report_requests"]
+    # The sample answers EPRI's request; here it answers the one this VTN made.
+    update = update.replace(b"RR_64de589275235fe8636f", request["report_request_id"].encode())
     reply = await post(api.client, "EiReport", update)
     assert (reply.message_type, reply.outcome) == ("oadrUpdatedReport", 200)
     assert reply.request_id == "D0472F5DDB"

@@ -174,3 +174,43 @@ async def test_a_report_for_a_resource_that_is_no_device_is_still_refused(
     assert "elsewhere" in (updated.description or "")
     assert await _reading(redis, settings, "a1") is None
     assert (await api.get("/api/vens/ven-a"))["power"] is None
+
+
+async def test_a_report_under_a_request_never_made_of_the_ven_is_refused_and_nothing_taken(
+    api: Api, vens: RawVens, redis: Redis, settings: Settings
+) -> None:
+    """EPRI ``report_service.rb`` rule 304 (cert R1_3190): an oadrUpdateReport with an unknown
+    reportRequestID gets 452, and its values reach neither the power bus nor the VEN's own
+    power; a request made of another VEN is unknown to this one."""
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    other = await registered(api, vens, "ven-b", {"b1": "rb1"})
+    [request] = await _telemetry_request(ven, [_power("p1", "ra1", 10, 10)])
+    [others] = await _telemetry_request(other, [_power("q1", "rb1", 10, 10)])
+    at = datetime.now(UTC).replace(microsecond=0)
+    for stranger_id in ("no-such-request", others.report_request_id):
+        stranger = ReportRequest(stranger_id, request.specifier_id, request.granularity,
+                                 request.report_back_duration, None, request.payloads)  # fmt: skip
+        updated = await ven.update_report(stranger, [Reading("p1", 2500.0, at)])
+        assert updated.code == 452, updated.description
+        assert stranger_id in (updated.description or "")
+    assert await _reading(redis, settings, "a1") is None
+    assert (await api.get("/api/vens/ven-a"))["power"] is None
+    updated = await ven.update_report(request, [Reading("p1", 2500.0, at)])
+    assert updated.code == 200, updated.description
+    reading = await _reading(redis, settings, "a1")
+    assert reading is not None
+    assert reading["kw"] == 2.5
+
+
+async def test_a_value_for_an_r_id_never_offered_is_refused_under_a_real_request(
+    api: Api, vens: RawVens, redis: Redis, settings: Settings
+) -> None:
+    """The request is known, the rID is not: still 452, and nothing of the message taken."""
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    [request] = await _telemetry_request(ven, [_power("p1", "ra1", 10, 10)])
+    at = datetime.now(UTC).replace(microsecond=0)
+    readings = [Reading("p1", 2500.0, at), Reading("nope", 1.0, at)]
+    updated = await ven.update_report(request, readings)
+    assert updated.code == 452, updated.description
+    assert "nope" in (updated.description or "")
+    assert await _reading(redis, settings, "a1") is None

@@ -349,7 +349,7 @@ async def test_a_later_message_for_an_unregistered_ven_from_another_certificate_
     gateway: Gateway,
 ) -> None:
     """Authentication comes before registration state: another certificate must not learn
-    that ven-a exists and is unregistered (an oadrRequestReregistration would tell it)."""
+    that ven-a exists and is unregistered (its 463 "not registered" would tell it)."""
     await gateway.provision("ven-a", gateway.ven("ven-a").fingerprint)
     intruder = gateway.ven("ven-b")
     answer = await gateway.post(

@@ -157,8 +157,9 @@ async def test_re_registration_keeps_the_registration_and_cancel_ends_it(
     assert canceled["registration_id"] == first
     assert (await api.get("/api/vens/ven-1"))["registered"] is False
 
-    kind, _ = await raw(api, "OadrPoll", "oadrPoll", ven_id="ven-1")
-    assert kind == "oadrRequestReregistration"
+    # Unregistered now: its poll is refused like its other messages (cert N1_0080).
+    kind, payload = await raw(api, "OadrPoll", "oadrPoll", ven_id="ven-1")
+    assert (kind, payload["response"]["response_code"]) == ("oadrResponse", 463)
 
 
 async def test_a_wrong_registration_id_cannot_cancel(api: Api, make_ven: VenFactory) -> None:
@@ -236,7 +237,7 @@ async def _invitation_if(api: Api, invitation_id: str, test: Any) -> Any:
     return invitation if test(invitation) else None
 
 
-async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
+async def test_opt_out_declines_the_invitation_and_a_later_opt_in_changes_nothing(
     api: Api, make_ven: VenFactory
 ) -> None:
     await provision(api, "ven-a", {"a1": "ra1"})
@@ -255,7 +256,8 @@ async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
     await ven._poll()
     told = inbox.of("oadrDistributeEvent")[-1]["events"][0]["event_descriptor"]
     assert (told["event_status"], told["modification_number"]) == ("cancelled", 1)
-    # The same answer again is taken quietly; a change of mind after the decision is not.
+    # An answer to the cancel acknowledges it (cert A_E3_0492/0496), optIn or optOut alike,
+    # and changes no decision; one to the old terms is refused.
     again = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optOut", 1))
     assert again[1]["response"]["response_code"] == 200
     stale = await raw(api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn"))
@@ -263,8 +265,8 @@ async def test_opt_out_declines_the_invitation_and_a_later_opt_in_is_refused(
     changed = await raw(
         api, "EiEvent", "oadrCreatedEvent", **_created(invitation["id"], "optIn", 1)
     )
-    assert changed[1]["response"]["response_code"] == 451
-    assert "cancelled" in changed[1]["response"]["response_description"]
+    assert changed[1]["response"]["response_code"] == 200
+    assert "cancellation acknowledged" in changed[1]["response"]["response_description"]
     after = await api.get(f"/api/invitations/{invitation['id']}")
     assert [(a["answer"], a["committed_kw"]) for a in after["answers"]] == [("NO", 0.0)]
 
@@ -457,7 +459,7 @@ async def test_telemetry_reports_land_on_the_power_bus(
     assert abs(datetime.fromisoformat(a1["ts"]) - datetime.now(UTC)) < timedelta(seconds=10)
 
 
-async def test_a_report_value_for_an_unregistered_r_id_is_refused_and_nothing_written(
+async def test_a_report_under_a_request_never_made_is_refused_and_nothing_written(
     api: Api, make_ven: VenFactory, redis: Redis, settings: Settings
 ) -> None:
     await provision(api, "ven-a", {"a1": "ra1"})

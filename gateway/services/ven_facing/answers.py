@@ -1,5 +1,7 @@
 """Recording a VEN's answer to an event (optIn / optOut), whatever protocol brought it:
-through the same locked path as admin answers, by the rules OpenADR gives a VEN."""
+through the same locked path as admin answers, by the rules OpenADR gives a VEN. An answer to
+an event the VEN was told is cancelled is its acknowledgement of the cancel: recorded, and it
+decides nothing."""
 
 from __future__ import annotations
 
@@ -7,14 +9,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.bus.cache import ViewCache
-from gateway.db.models import DeviceAnswerRow, EventDeviceRow, EventRow, InvitationRow
+from gateway.db.models import (
+    DeviceAnswerRow,
+    EventDeviceRow,
+    EventRow,
+    InvitationRow,
+    VenCancelAckRow,
+)
 from gateway.domain.errors import Conflict
 from gateway.domain.invitations import Answer, AnswerSource, per_device_kw
 from gateway.domain.lifecycle import OPEN_EVENT_STATUSES, EventStatus, InvitationStatus
+from gateway.domain.ven_events import event_cancelled
 from gateway.services.context import ServiceContext
 from gateway.services.decisions import decide_invitation
 from gateway.services.events import announce_scheduled
@@ -38,6 +48,7 @@ class VenAnswerOutcome:
     unchanged: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     refused: str | None = None  # why the answer could not change, when it could not
+    acknowledged: bool = False  # the event is cancelled: the answer acknowledged the cancel
 
 
 class VenAnswers:
@@ -47,6 +58,7 @@ class VenAnswers:
 
     async def answer(
         self,
+        ven_id: str,
         invitation_id: str,
         device_ids: Sequence[str],
         answer: Answer,
@@ -56,7 +68,10 @@ class VenAnswers:
 
         A repeated answer changes nothing. A different answer replaces the earlier one while
         the invitation is pending. Once scheduled, only an opt-out is taken (its devices commit
-        0 kW from then on); anything else is refused and the earlier answer stands.
+        0 kW from then on); anything else is refused and the earlier answer stands. Once the
+        event is cancelled (as its VENs are told: ``event_cancelled``), an answer at its
+        current modificationNumber is the VEN acknowledging the cancel, which 2.0b asks of it:
+        recorded once per modification, and no answer or decision changes.
         """
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
@@ -66,6 +81,9 @@ class VenAnswers:
                     f"invitation {invitation_id} is at modification "
                     f"{row.modification_number}, not {modification_number}"
                 )
+            if await _cancelled(session, row):
+                await _acknowledge_cancel(session, ven_id, row, answer, now)
+                return VenAnswerOutcome(acknowledged=True)
             invited = [d.device_id for d in row.devices]
             device_ids = [d for d in device_ids if d in invited]
             # What each device commits follows the terms under the lock, never a cached copy.
@@ -159,3 +177,30 @@ class VenAnswers:
         duration_h = (event.end_time - event.start_time).total_seconds() / 3600
         event.target_kwh = event.target_kw * duration_h
         event.updated_at = now
+
+
+async def _cancelled(session: AsyncSession, row: InvitationRow) -> bool:
+    """Whether the invitation's VENs are told its event is cancelled."""
+    event_status = None
+    if row.event_id is not None:
+        found = await session.scalar(select(EventRow.status).where(EventRow.id == row.event_id))
+        event_status = None if found is None else EventStatus(found)
+    return event_cancelled(InvitationStatus(row.status), event_status)
+
+
+async def _acknowledge_cancel(
+    session: AsyncSession, ven_id: str, row: InvitationRow, answer: Answer, now: datetime
+) -> None:
+    """The first acknowledgement of this modification is kept (the invitation's row lock
+    orders them)."""
+    key = (ven_id, row.id, row.modification_number)
+    if await session.get(VenCancelAckRow, key) is None:
+        session.add(
+            VenCancelAckRow(
+                ven_id=ven_id,
+                invitation_id=row.id,
+                modification_number=row.modification_number,
+                answer=answer.value,
+                acknowledged_at=now,
+            )
+        )

@@ -18,7 +18,8 @@ from typing import Any
 class ChangeKind(StrEnum):
     INVITATION = "invitation"  # its terms, answers or status: its VENs, and those of device_ids
     DEVICE = "device"  # the devices were given to ``ven_id`` (registered)
-    VEN = "ven"  # ``ven_id``'s own standing changed (enrolled in a program, or removed)
+    VEN = "ven"  # ``ven_id``'s own standing changed: enrolled in a program or removed, or an
+    #              operator's request (cancel, re-register) waits for it
     PROGRAM = "program"  # ``program_id``'s terms changed: every VEN holding its events
     ANY = "any"  # an event was cancelled or missed: any VEN may be concerned
 

@@ -25,7 +25,8 @@ from tests.support import AUTH, Api, MutableClock
 EXPECTED_API = {
     # POST /api/events with explicit signals, intervals and OpenADR options (see signal_event).
     "signal_event": "/api/events",
-    # The operator cancels a VEN's registration (N1_0040) or asks it to register again (0050).
+    # The operator cancels a VEN's registration (N1_0040) or asks it to register again (0050):
+    # both there now.
     "cancel_registration": "/api/vens/{ven_id}/cancel-registration",
     "request_reregistration": "/api/vens/{ven_id}/request-reregistration",
     # The operator asks a VEN for a report (R1_3010-3190) and cancels it (R1_3040/3045).

@@ -13,12 +13,6 @@ from tests.oadr20b.messages import EventReply
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PENDING = ("far", "near")
-CANCEL_ANSWER_REFUSED = pytest.mark.xfail(
-    strict=True,
-    reason="defect: an oadrCreatedEvent answering a cancelled event (its new "
-    "modificationNumber) gets 451 'invitation is cancelled: the earlier answer stands'; the "
-    "VEN must answer an always event, and is answered 200",
-)
 
 
 def _xfail(reason: str) -> pytest.MarkDecorator:
@@ -205,19 +199,16 @@ async def _cancelled(
     return party, event_id, second
 
 
-@CANCEL_ANSWER_REFUSED
 async def test_A_E3_0492_pending_event_cancelled(gateway: CertGateway) -> None:
     party, _, second = await _cancelled(gateway, start_in=5)
     assert (await party.ven.answer_events(second)).code == 200
 
 
-@CANCEL_ANSWER_REFUSED
 async def test_A_E3_0494_active_event_cancelled(gateway: CertGateway) -> None:
     party, _, second = await _cancelled(gateway, start_in=1, advance=2)
     assert (await party.ven.answer_events(second)).code == 200
 
 
-@CANCEL_ANSWER_REFUSED
 async def test_A_E3_0496_cancel_answered_opt_out(gateway: CertGateway) -> None:
     party, _, second = await _cancelled(gateway, start_in=5)
     reply = await party.ven.answer_events(second, opt="optOut")
@@ -324,11 +315,6 @@ async def test_A_E3_0530_overlapping_events_refused(gateway: CertGateway) -> Non
     assert first in refused["message"], refused  # the operator is told which one it overlaps
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: oadrRequestEvent with replyLimit 0 is answered with every event; "
-    "the case wants none",
-)
 async def test_A_E3_0655_reply_limit(gateway: CertGateway) -> None:
     party = await gateway.party()
     ids = [

@@ -97,7 +97,6 @@ async def test_N1_0030_ven_cancels_its_registration(gateway: CertGateway) -> Non
     assert view["registered"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="needs VTN-initiated cancel of a registration (#9)")
 async def test_N1_0040_operator_cancels_a_registration(gateway: CertGateway) -> None:
     """P007: the next poll brings oadrCancelPartyRegistration; the VEN answers
     oadrCanceledPartyRegistration."""
@@ -117,7 +116,6 @@ async def test_N1_0040_operator_cancels_a_registration(gateway: CertGateway) -> 
     assert (await gateway.api.get(f"/api/vens/{ven.id}"))["registered"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="needs VTN-initiated request for re-registration (#9)")
 async def test_N1_0050_operator_requests_reregistration(gateway: CertGateway) -> None:
     """P008: poll -> oadrRequestReregistration; oadrResponse; the VEN registers again."""
     party = await gateway.party()
@@ -169,13 +167,18 @@ async def test_N1_0070_cancel_with_wrong_ids_then_the_right_ones(gateway: CertGa
     assert valid.code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a provisioned VEN that is not registered gets oadrRequestReregistration "
-    "to its oadrPoll; the profile wants no payload",
-)
 async def test_N1_0080_an_unregistered_ven_polls(gateway: CertGateway) -> None:
-    """ "oadrPoll: … unregistered: nothing" (EPRI ``poll_service.rb``; TH N1_0080)."""
+    """ "oadrPoll: … unregistered: nothing" (EPRI ``poll_service.rb``; TH N1_0080): nothing
+    for the VEN, which 2.0b says with an oadrResponse; EPRI's VTN refuses the poll of a VEN
+    without a registration 463 (``validate_ven``), as every other message of it. Provisioned
+    or with its registration cancelled, the same."""
     party = await gateway.provision()
     answer = await party.ven.poll()
-    assert answer.empty, answer.body[:300]
+    assert (answer.message_type, answer.code) == ("oadrResponse", 463), answer.body[:300]
+    registered = await gateway.party()
+    ven = registered.ven
+    assert ven.registration_id is not None
+    cancel = messages.cancel_party_registration(ven.request_id(), ven.registration_id, ven.id)
+    assert (await ven.send(cancel)).code == 200
+    again = await ven.poll()
+    assert (again.message_type, again.code) == ("oadrResponse", 463), again.body[:300]

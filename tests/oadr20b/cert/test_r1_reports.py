@@ -404,11 +404,6 @@ async def test_R1_3180_one_shot_status_and_usage(gateway: CertGateway) -> None:
     assert set(ids) <= set(seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: an oadrUpdateReport under a reportRequestID the VTN never made is "
-    "answered 200 and its values taken; the profile wants 452",
-)
 async def test_R1_3190_report_under_an_unknown_report_request_id(gateway: CertGateway) -> None:
     """The request the VTN makes today of TELEMETRY_USAGE power stands in for P019's."""
     party = await gateway.party()
