@@ -459,6 +459,32 @@ async def test_telemetry_reports_land_on_the_power_bus(
     assert abs(datetime.fromisoformat(a1["ts"]) - datetime.now(UTC)) < timedelta(seconds=10)
 
 
+async def test_a_stock_ven_offering_only_2_s_is_asked_2_s_and_its_telemetry_arrives(
+    api: Api, make_ven: VenFactory, redis: Redis, settings: Settings
+) -> None:
+    """A stock openleadr VEN offering ``power_real`` at exactly 2 s refuses any other sampling
+    rate; the gateway (``vtn_report_sampling_seconds`` 10 s by default) asks within the offer."""
+    assert settings.vtn_report_sampling_seconds == 10
+    await provision(api, "ven-b", {"b1": "rb1"})
+    ven = make_ven("ven-b", ven_id="ven-b")
+    inbox = Inbox(ven)
+    ven.add_report(
+        callback=lambda: 2000.0, resource_id="rb1", measurement="power_real", scale="none",
+        sampling_rate=timedelta(seconds=2), report_duration=timedelta(seconds=2),
+    )  # fmt: skip
+    await ven.run()
+    request = inbox.of("oadrCreateReport")[-1]["report_requests"][0]
+    assert request["report_specifier"]["granularity"] == timedelta(seconds=2)
+
+    async def reading() -> Any:
+        return await redis.get(f"{settings.redis_prefix}power:b1")
+
+    import json
+
+    value = json.loads(await eventually(reading, timeout=20))
+    assert (value["kw"], value["source"]) == (2.0, "ven")
+
+
 async def test_a_report_under_a_request_never_made_is_refused_and_nothing_written(
     api: Api, make_ven: VenFactory, redis: Redis, settings: Settings
 ) -> None:
