@@ -21,15 +21,37 @@ from gateway.bus.outbox import OutboxPublisher
 from gateway.bus.power import RedisPowerReader
 from gateway.bus.power_bridge import PowerChannelBridge
 from gateway.clock import Clock, SystemClock
+from gateway.console.routes import setup_console
 from gateway.db.engine import Database
 from gateway.domain.invitations import AnswerPolicy
 from gateway.executor.lease import EventLease
 from gateway.executor.run import ExecutorConfig
 from gateway.executor.scheduler import Executor
+from gateway.http.action_log import action_log_middleware
 from gateway.http.auth import auth_middleware
 from gateway.http.errors import error_middleware
 from gateway.http.handlers import SERVICES
 from gateway.http.routes import setup_routes
+from gateway.oadr3.notify import wiring as oadr3_notify
+from gateway.oadr3.wiring import setup_oadr3
+from gateway.oadr20b.codec import Encoder
+from gateway.oadr20b.config import VtnConfig
+from gateway.oadr20b.endpoint import VtnEndpoint
+from gateway.oadr20b.events import EventHandlers
+from gateway.oadr20b.opts import OptHandlers
+from gateway.oadr20b.report_store import ReportStore
+from gateway.oadr20b.reports import ReportHandlers
+from gateway.oadr20b.service import VtnService
+from gateway.oadr20b.serving import Vtn
+from gateway.oadr20b.signing import ReplayGuard, SigningKey
+from gateway.oadr20b.state import VtnState
+from gateway.oadr20b.store import VtnStore
+from gateway.oadr20b.told import ToldStore
+from gateway.oadr20b.ven_errors import VenErrors
+from gateway.oadr20b_push.client import ClientTls, PushClient
+from gateway.oadr20b_push.messages import PushMessages
+from gateway.oadr20b_push.outbox import PushStore
+from gateway.oadr20b_push.pusher import PushConfig, Pusher, run_pusher
 from gateway.observability.metrics import GatewayMetrics, metrics_of
 from gateway.services.analytics import AnalyticsService
 from gateway.services.auto_response import AutoResponseService
@@ -39,30 +61,18 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.meter_history import MeterGrid, MeterHistoryService
+from gateway.services.meter_recorder import MeterRecorder
 from gateway.services.programs import ProgramService, initial_default_program
+from gateway.services.settlement import SettlementService
 from gateway.services.ven_facing.changes import changes_channel
 from gateway.services.ven_facing.service import VenFacing
 from gateway.services.vens import VenService
 from gateway.settings import Settings
 from gateway.startup import StartupError, check_redis, reason, upgrade_database
 from gateway.supervisor import TaskSupervisor
-from gateway.upstream.connection import LEASE_SECONDS as UPSTREAM_LEASE_SECONDS
-from gateway.upstream.port import VtnLink
 from gateway.upstream.runner import UpstreamRunner
-from gateway.upstream.store import UpstreamStore
-from gateway.vtn.codec import Encoder
-from gateway.vtn.config import VtnConfig
-from gateway.vtn.endpoint import VtnEndpoint
-from gateway.vtn.events import EventHandlers
-from gateway.vtn.opts import OptHandlers
-from gateway.vtn.report_store import ReportStore
-from gateway.vtn.reports import ReportHandlers
-from gateway.vtn.service import VtnService
-from gateway.vtn.serving import Vtn
-from gateway.vtn.signing import ReplayGuard, SigningKey
-from gateway.vtn.state import VtnState
-from gateway.vtn.store import VtnStore
-from gateway.vtn.ven_errors import VenErrors
+from gateway.upstream.wiring import build_upstream
 from gateway.workers import BackgroundWorker
 
 logger = logging.getLogger(__name__)
@@ -102,6 +112,7 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
     invitations = InvitationService(
         ctx, AnswerPolicy(settings.answer_policy, settings.partial_min_share), cache, events
     )
+    grid = MeterGrid(settings.meter_interval_minutes, settings.meter_sample_seconds)
     return Services(
         settings=settings,
         clock=clock,
@@ -117,7 +128,18 @@ def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) 
         vens=VenService(ctx),
         programs=ProgramService(ctx, initial_default_program(settings)),
         ven_facing=VenFacing(ctx, cache, redis, settings.redis_prefix),
+        meter_history=MeterHistoryService(db, clock, grid),
+        settlement=SettlementService(db, clock, grid),
     )
+
+
+def build_meter_recorder(services: Services) -> MeterRecorder:
+    """Meter history from the power bus; readings older than power_max_age_seconds are missing."""
+    settings = services.settings
+    power = RedisPowerReader(
+        services.redis, settings.redis_prefix, timedelta(seconds=settings.power_max_age_seconds)
+    )
+    return MeterRecorder(services.db, services.meter_history, power, services.clock)
 
 
 def _context(services: Services) -> ServiceContext:
@@ -168,18 +190,20 @@ def build_vtn(settings: Settings, services: Services, metrics: GatewayMetrics | 
     ctx = _context(services)
     vens = services.ven_facing
     events = EventHandlers(
-        config, store, state, vens, VenErrors(ctx, services.invitations), services.clock
-    )
+        config, store, state, vens, VenErrors(ctx, services.invitations), services.clock,
+        ToldStore(services.db),
+    )  # fmt: skip
     reports = ReportHandlers(
         ReportStore(services.db),
         state,
         vens,
         services.clock,
         config.report_sampling,
+        store,
     )
     service = VtnService(
-        config, store, state, services.clock, events, OptHandlers(store, vens, services.clock),
-        reports,
+        config, store, state, services.clock, events,
+        OptHandlers(store, vens, services.clock, state), reports,
     )  # fmt: skip
     endpoint = VtnEndpoint(
         service,
@@ -201,7 +225,47 @@ def build_vtn(settings: Settings, services: Services, metrics: GatewayMetrics | 
     return Vtn(endpoint, state, service, signing_key)
 
 
+def build_pusher(
+    settings: Settings, services: Services, vtn: Vtn, metrics: GatewayMetrics | None = None
+) -> Pusher:
+    """The 2.0b push sender beside the pull VTN, rendering and handling as it does."""
+    config = PushConfig(
+        retry_min_seconds=settings.vtn_push_retry_min_seconds,
+        retry_max_seconds=settings.vtn_push_retry_max_seconds,
+        unreachable_after_seconds=settings.vtn_push_unreachable_after_seconds,
+        lease_seconds=settings.vtn_push_lease_seconds,
+        concurrency=settings.vtn_push_concurrency,
+        sweep_seconds=settings.vtn_push_sweep_seconds,
+        database_turns=1 if services.db.is_sqlite else 8,
+    )
+    store = PushStore(services.db)
+    messages = PushMessages(
+        vtn.service,
+        vtn.state,
+        Encoder(vtn.signing_key),
+        ReplayGuard(
+            services.redis,
+            settings.redis_prefix,
+            timedelta(seconds=settings.vtn_replay_window_seconds),
+        ),
+        services.clock,
+        vtn.service.events.distribute,
+        signatures_required=settings.vtn_signatures_required,
+        tolerant=settings.vtn_schema == "tolerant",
+    )
+    cert, key, ca = settings.vtn_tls_cert, settings.vtn_tls_key, settings.vtn_tls_ca
+    tls = ClientTls(cert, key, ca) if cert and key and ca else None
+    client = PushClient(tls, settings.vtn_push_timeout_seconds, settings.vtn_push_concurrency)
+    pusher = Pusher(
+        store, vtn.state, messages, client, vtn.service.config, config, services.clock,
+        services.redis, settings.redis_prefix, metrics,
+    )  # fmt: skip
+    services.publisher.on_published.append(pusher.published)
+    return pusher
+
+
 VTN = web.AppKey("vtn", Vtn)
+PUSHER = web.AppKey("pusher", Pusher)
 UPSTREAM = web.AppKey("upstream", UpstreamRunner)
 SUPERVISOR = web.AppKey("supervisor", TaskSupervisor)
 # Shutdown: background loops get this long to finish their round, then are cancelled.
@@ -250,7 +314,11 @@ def build_app(
     already (``oadr-gateway run`` binds every port before it starts anything)."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[error_middleware, auth_middleware(admin_token, settings.auth_reads)],
+        middlewares=[
+            action_log_middleware,
+            error_middleware,
+            auth_middleware(admin_token, settings.auth_reads),
+        ],
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -259,6 +327,7 @@ def build_app(
         db = Database(settings.resolved_database_url)
         redis: RedisConnection | None = None
         vtn: Vtn | None = None
+        pusher: Pusher | None = None
         executor: Executor | None = None
         executor_task: asyncio.Task[None] | None = None
         try:
@@ -267,36 +336,28 @@ def build_app(
             services = wire_services(settings, db, redis.client, clock or SystemClock())
             await services.programs.ensure_default()
             app[SERVICES] = services
+            await oadr3_notify.start(app, services, supervisor)
             logger.info("database %s, Redis %s", db.describe(), redis.description)
             if run_workers:
                 supervisor.start(BackgroundWorker(services).run(supervisor.stopping), "workers")
                 bridge = PowerChannelBridge(redis.client, settings.redis_prefix)
-                supervisor.start(bridge.run(), "power-channel", stoppable=False)
+                supervisor.start(bridge.run(supervisor.stopping), "power-channel")
+                if settings.meter_sample_seconds:
+                    recorder = build_meter_recorder(services)
+                    supervisor.start(recorder.run(supervisor.stopping), "meter-recorder")
             if settings.vtn_enabled:
                 vtn = build_vtn(settings, services, metrics_of(app))
                 app[VTN] = vtn
                 await vtn.start(supervisor)
                 if settings.vtn_port is not None:
                     await vtn.serve(settings, vtn_socket)
+                if settings.vtn_push_enabled:
+                    pusher = build_pusher(settings, services, vtn, metrics_of(app))
+                    app[PUSHER] = pusher
+                    supervisor.start(pusher.listen(supervisor.stopping), "push-changes")
+                    supervisor.start(run_pusher(pusher, supervisor.stopping), "push")
             if settings.upstream is not None:
-                upstream = UpstreamRunner(
-                    settings.upstream,
-                    services,
-                    store=UpstreamStore(services.db),
-                    power=RedisPowerReader(
-                        services.redis,
-                        settings.redis_prefix,
-                        timedelta(seconds=settings.power_max_age_seconds),
-                    ),
-                    lease=EventLease(
-                        services.redis,
-                        settings.redis_prefix,
-                        uuid.uuid4().hex,
-                        UPSTREAM_LEASE_SECONDS,
-                        kind="upstream",
-                    ),
-                    link=VtnLink(settings.upstream),
-                )
+                upstream = build_upstream(settings.upstream, services)
                 app[UPSTREAM] = upstream
                 supervisor.start(upstream.run(supervisor.stopping), "upstream")
             if run_workers and settings.executor_enabled:
@@ -311,6 +372,9 @@ def build_app(
             if executor is not None and executor_task is not None:
                 parts.append(executor.stop(executor_task))
             await asyncio.gather(*parts, return_exceptions=True)
+            await _bounded("OpenADR 3 notifications", oadr3_notify.stop(app))
+            if pusher is not None:
+                await _bounded("push", pusher.close())
             if vtn is not None:
                 await _bounded("VTN", vtn.close())
             if redis is not None:
@@ -319,6 +383,8 @@ def build_app(
 
     app.cleanup_ctx.append(resources)
     setup_routes(app)
+    setup_console(app, admin_token)
+    setup_oadr3(app, settings)
     if settings.vtn_enabled and settings.vtn_port is None:
         path = f"{settings.vtn_path_prefix.rstrip('/')}/{{service}}"
         app.router.add_post(path, _vtn_handler)

@@ -1,5 +1,5 @@
 """The ``oadr-gateway`` command: ``run``, ``db upgrade``, ``db current``, ``config show``,
-``certs init``."""
+``certs init``, ``history import``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ EXIT_USAGE = 2
 logger = logging.getLogger("gateway")
 
 
+# How the pool starts a worker: this same program (its arguments follow).
+WORKER_COMMAND = (sys.executable, "-m", "gateway")
 CONFIG_HELP = "TOML settings file (default: config/gateway.toml when it exists)"
 
 
@@ -37,9 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     config_file.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
     settings = [config_file]
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
+    run = commands.add_parser(
         "run", help="apply migrations and serve (admin API, workers)", parents=settings
     )
+    run.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive,
+        default=1,
+        help="serve with N processes sharing the admin and VTN ports (default: 1; N > 1 "
+        "needs redis_url)",
+    )
+    # Set by the pool on the processes it starts (gateway.worker_pool), not by people.
+    run.add_argument("--worker-index", type=_positive, default=None, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
@@ -49,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
         dest="config_command", required=True
     )
     config.add_parser("show", help="print the settings in force (secrets masked)", parents=settings)
+    history = commands.add_parser("history", help="meter history").add_subparsers(
+        dest="history_command", required=True
+    )
+    history_import = history.add_parser(
+        "import",
+        help="import meter history from a CSV file (device_id,interval_start,kwh)",
+        description="Import whole intervals of meter data: all rows or none; each refused "
+        "row is printed with its line. Importing the same file again changes nothing.",
+        parents=settings,
+    )
+    history_import.add_argument("file", metavar="FILE", type=Path, help="the CSV file")
     certs = commands.add_parser("certs", help="certificates for OpenADR over TLS").add_subparsers(
         dest="certs_command", required=True
     )
@@ -113,6 +136,13 @@ def _owner(value: str) -> FileOwner:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _positive(value: str) -> int:
+    count = _count(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value!r}")
+    return count
+
+
 def _count(value: str) -> int:
     try:
         count = int(value)
@@ -134,23 +164,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "run":
-        return _run(settings)
+        return _run(settings, args)
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command))
+    if args.command == "history":
+        return _history(settings, args.file)
     print(settings_view.render(settings))
     return 0
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.app import resolve_admin_token
     from gateway.server import run
 
     try:
-        token = resolve_admin_token(settings)
+        token = resolve_admin_token(settings)  # made here once, before any worker reads it
     except OSError as err:
         print(f"oadr-gateway: invalid setting data_dir: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    return run(settings, token)
+    if args.workers > 1 and args.worker_index is None:
+        from gateway.worker_pool import run_pool
+
+        # Each worker loads the same settings: the same file, the same environment.
+        config = [] if args.config is None else ["--config", str(args.config)]
+        return run_pool(settings, args.workers, [*WORKER_COMMAND, *config, "run"])
+    return run(settings, token, args.worker_index)
 
 
 def _certs_init(args: argparse.Namespace) -> int:
@@ -225,6 +263,44 @@ async def _db(settings: Settings, command: str) -> int:
         return EXIT_FAILED
     finally:
         await db.dispose()
+    return 0
+
+
+def _history(settings: Settings, path: Path) -> int:
+    from gateway.server import EXIT_FAILED
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"oadr-gateway: cannot read {path}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    return asyncio.run(_history_import(settings, path, text))
+
+
+async def _history_import(settings: Settings, path: Path, text: str) -> int:
+    from gateway.clock import SystemClock
+    from gateway.db.engine import Database
+    from gateway.domain.errors import ValidationFailed
+    from gateway.server import EXIT_FAILED
+    from gateway.services.meter_history import MeterGrid, MeterHistoryService
+    from gateway.startup import StartupError, upgrade_database
+
+    db = Database(settings.resolved_database_url)
+    grid = MeterGrid(settings.meter_interval_minutes, settings.meter_sample_seconds)
+    try:
+        await upgrade_database(db)
+        report = await MeterHistoryService(db, SystemClock(), grid).import_csv(text)
+    except StartupError as err:
+        print(f"oadr-gateway: cannot open the database: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValidationFailed as err:
+        print(f"oadr-gateway: {path}: nothing imported; refused:", file=sys.stderr)
+        for problem in err.errors:
+            print(f"  {problem.field}: {problem.message}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await db.dispose()
+    print(report.model_dump_json())
     return 0
 
 

@@ -41,9 +41,10 @@ class ListenError(Exception):
     """A port could not be bound; the message names the setting."""
 
 
-def bind(host: str, port: int, setting: str) -> socket.socket:
+def bind(host: str, port: int, setting: str, reuse_port: bool = False) -> socket.socket:
+    """``reuse_port``: a worker of a pool (``gateway.worker_pool``), sharing the port."""
     try:
-        return socket.create_server((host, port), backlog=1024)
+        return socket.create_server((host, port), backlog=1024, reuse_port=reuse_port)
     except OSError as err:
         why = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror
         raise ListenError(f"cannot listen on {host}:{port} ({setting}): {why}") from err
@@ -57,26 +58,28 @@ def vtn_url(settings: Settings) -> str | None:
     return f"{scheme}://{settings.http_host}:{port}{settings.vtn_path_prefix}"
 
 
-def run(settings: Settings, admin_token: str) -> int:
-    """Serve until a signal; the process's exit code."""
+def run(settings: Settings, admin_token: str, worker_index: int | None = None) -> int:
+    """Serve until a signal; the process's exit code. ``worker_index``: this process is that
+    worker of a pool, and shares its ports with the others."""
     try:
-        return asyncio.run(_serve(settings, admin_token))
+        return asyncio.run(_serve(settings, admin_token, worker_index))
     except (ListenError, StartupError) as err:
         print(f"oadr-gateway: cannot start: {err}", file=sys.stderr)
         return EXIT_FAILED
 
 
-async def _serve(settings: Settings, admin_token: str) -> int:
+async def _serve(settings: Settings, admin_token: str, worker_index: int | None) -> int:
     from gateway.app import build_app  # the whole gateway: imported once settings are valid
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, stop, signum)
-    sockets = [bind(settings.http_host, settings.http_port, "http_port")]
+    shared = worker_index is not None
+    sockets = [bind(settings.http_host, settings.http_port, "http_port", shared)]
     try:
         if settings.vtn_enabled and settings.vtn_port is not None:
-            sockets.append(bind(settings.http_host, settings.vtn_port, "vtn_port"))
+            sockets.append(bind(settings.http_host, settings.vtn_port, "vtn_port", shared))
         app = build_app(
             settings, admin_token=admin_token, vtn_socket=sockets[1] if len(sockets) > 1 else None
         )
@@ -86,9 +89,9 @@ async def _serve(settings: Settings, admin_token: str) -> int:
             await web.SockSite(runner, sockets[0]).start()
             vtn = vtn_url(settings)
             logger.info(
-                "oadr-gateway %s serving on http://%s:%d%s",
-                __version__, settings.http_host, settings.http_port,
-                f", OpenADR VTN at {vtn}" if vtn else "",
+                "oadr-gateway %s%s serving on http://%s:%d%s",
+                __version__, "" if worker_index is None else f" worker {worker_index}",
+                settings.http_host, settings.http_port, f", OpenADR VTN at {vtn}" if vtn else "",
             )  # fmt: skip
             settle_after_start()
             await stop.wait()

@@ -29,13 +29,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.domain.meter import MAX_SLOTS
 from gateway.domain.programs import market_context_problem
 
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_CONFIG_FILE = Path("config/gateway.toml")
 
 AnswerPolicyName = Literal["all", "partial"]
-# How the VTN takes schema deviations of field VENs (gateway.vtn.tolerance).
+# How the VTN takes schema deviations of field VENs (gateway.oadr20b.tolerance).
 VtnSchemaMode = Literal["tolerant", "strict"]
 
 
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     stale_after_seconds: float | None = Field(default=None, gt=0)
     progress_every_samples: int = Field(default=10, ge=1, le=100_000)
 
+    # Meter history and settlement (gateway.services.meter_history)
+    meter_interval_minutes: int = Field(default=15, ge=1, le=60)
+    meter_sample_seconds: int = Field(default=60, ge=0, le=3600)
+
     # Downstream OpenADR 2.0b VTN
     vtn_enabled: bool = True
     vtn_id: str = Field(default="oadr-gateway", min_length=1, max_length=128)
@@ -148,13 +153,63 @@ class Settings(BaseSettings):
     vtn_client_cert_header: str | None = Field(default=None, min_length=1, max_length=128)
     vtn_replay_window_seconds: float = Field(default=300.0, ge=1.0, le=86_400)
     vtn_schema: VtnSchemaMode = "tolerant"
+    # 2.0b push (oadr20b_push): retries double from min to max; a VEN failing this long is
+    # marked unreachable (its messages are kept); a sender's lease on a VEN lapses after
+    # lease seconds when its process dies.
+    vtn_push_enabled: bool = True
+    vtn_push_retry_min_seconds: float = Field(default=1.0, gt=0.0, le=3600)
+    vtn_push_retry_max_seconds: float = Field(default=120.0, gt=0.0, le=86_400)
+    vtn_push_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300)
+    vtn_push_unreachable_after_seconds: float = Field(default=600.0, gt=0.0, le=30 * 86_400)
+    vtn_push_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600)
+    vtn_push_concurrency: int = Field(default=200, ge=1, le=10_000)
+    vtn_push_sweep_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+
+    # OpenADR 3.1.0 VTN (gateway.oadr3), on the admin port under oadr3_base_path
+    oadr3_enabled: bool = True
+    oadr3_base_path: str = Field(default="/openadr3/3.1.0", pattern=r"^/[A-Za-z0-9/._-]*[^/]$")
+    oadr3_port: int | None = Field(default=None, ge=1, le=65535)  # unset: the admin port
+    oadr3_token_secret: SecretStr | None = None  # unset: generated in {data_dir}/oadr3_token_key
+    oadr3_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
+    oadr3_token_issuer: str = Field(default="oadr-gateway", min_length=1)
+    oadr3_token_audience: str = Field(default="openadr3", min_length=1)
+    # An external authorization server instead: its JWKS and the token URL /auth/server names.
+    oadr3_jwks_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    oadr3_external_token_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
 
     upstream: UpstreamSettings | None = None
+
+    # OpenADR 3 notifications (gateway/oadr3/notify, docs/oadr3-notifications.md)
+    oadr3_notify_enabled: bool = True
+    oadr3_webhook_allow_http: bool = False  # callbacks must be HTTPS unless this is on (tests)
+    oadr3_webhook_allow_private: bool = False  # loopback, private and reserved addresses
+    oadr3_webhook_timeout_seconds: float = Field(default=10.0, gt=0.0, le=60.0)
+    oadr3_webhook_retry_first_seconds: float = Field(default=1.0, gt=0.0, le=3600)
+    oadr3_webhook_retry_max_seconds: float = Field(default=300.0, gt=0.0, le=86_400)
+    oadr3_webhook_broken_after: int = Field(default=8, ge=1, le=1000)  # failures in a row
+    oadr3_mqtt_url: str | None = Field(default=None, pattern=r"^mqtts?://[^\s/]+/?$")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     # Unset: /metrics is open like /health; set: it needs this bearer token (not the admin one).
     metrics_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check_oadr3_issuer(self) -> Settings:
+        if (self.oadr3_jwks_url is None) != (self.oadr3_external_token_url is None):
+            raise ValueError("oadr3_jwks_url and oadr3_external_token_url go together")
+        if self.oadr3_port is not None and self.oadr3_port in (self.http_port, self.vtn_port):
+            raise ValueError("oadr3_port: must differ from http_port and vtn_port")
+        secret = self.oadr3_token_secret
+        if secret is not None and len(secret.get_secret_value()) < 32:
+            raise ValueError("oadr3_token_secret: must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _check_push_retries(self) -> Settings:
+        if self.vtn_push_retry_min_seconds > self.vtn_push_retry_max_seconds:
+            raise ValueError("vtn_push_retry_min_seconds is above vtn_push_retry_max_seconds")
+        return self
 
     @model_validator(mode="after")
     def _check_vtn_tls(self) -> Settings:
@@ -168,6 +223,18 @@ class Settings(BaseSettings):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: {path} is not a file")
+        return self
+
+    @model_validator(mode="after")
+    def _check_meter(self) -> Settings:
+        minutes, sample = self.meter_interval_minutes, self.meter_sample_seconds
+        if 60 % minutes:
+            raise ValueError("meter_interval_minutes: must divide an hour (1, 2, 3, 5, ... 60)")
+        if sample and (minutes * 60 % sample or minutes * 60 // sample > MAX_SLOTS):
+            raise ValueError(
+                f"meter_sample_seconds: must divide meter_interval_minutes into at most "
+                f"{MAX_SLOTS} samples (0: record nothing)"
+            )
         return self
 
     @property

@@ -1,13 +1,12 @@
 """One owner for every long-running task of a gateway, and a bounded way to end them all.
 
-A task is started either *stoppable*: its loop watches ``stopping`` and ends by itself at the
-end of its current round, so it is never cut off in the middle of a database call; or
-*cancellable*: it only waits on sockets (a Redis subscription), so cancelling it is safe at any
-moment. ``stop()`` sets the flag, cancels the cancellable tasks, gives the stoppable ones a
-grace period, and only then cancels whatever is left, with a bound on that too. Shutdown does
-not rely on cancellation: on Python 3.11 ``asyncio.wait_for`` can swallow a cancel that
-arrives just as the awaited call finishes, and cancelling SQLAlchemy mid-call on aiosqlite has
-left tasks waiting on a future nothing completes.
+Every task watches ``stopping`` and ends by itself at the end of its current round, so it is
+never cut off in the middle of a database call or a Redis read. ``stop()`` sets the flag,
+gives the tasks a grace period, and only then cancels whatever is left, with a bound on that
+too. Shutdown does not rely on cancellation: on Python 3.11 ``asyncio.wait_for`` can swallow a
+cancel that arrives just as the awaited call finishes, cancelling SQLAlchemy mid-call on
+aiosqlite has left tasks waiting on a future nothing completes, and a task cancelled in
+redis-py's pub/sub read has stayed "cancelling" for good (``gateway.bus.subscription``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -43,10 +41,17 @@ async def pause(
     return stopping.is_set()
 
 
-@dataclass(slots=True)
-class _Owned:
-    task: asyncio.Task[Any]
-    stoppable: bool
+async def woken(wake: asyncio.Event, stopping: asyncio.Event, seconds: float | None) -> bool:
+    """Wait until ``wake`` or ``stopping`` is set, or ``seconds`` have passed (None: no
+    bound); True when ``wake`` is set. The caller clears ``wake`` and looks at ``stopping``."""
+    if not (wake.is_set() or stopping.is_set()):
+        waits = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stopping.wait())}
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+    return wake.is_set()
 
 
 class TaskSupervisor:
@@ -54,29 +59,24 @@ class TaskSupervisor:
 
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
-        self._owned: list[_Owned] = []
+        self._owned: list[asyncio.Task[Any]] = []
 
-    def start(
-        self, coro: Coroutine[Any, Any, Any], name: str, *, stoppable: bool = True
-    ) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task owned here; ``stoppable`` tasks must watch ``stopping``."""
+    def start(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task owned here; it must end once ``stopping`` is set."""
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_log_crash)
-        self._owned.append(_Owned(task, stoppable))
+        self._owned.append(task)
         return task
 
     async def stop(self, grace_seconds: float = 3.0, cancel_seconds: float = 2.0) -> list[str]:
         """End every task: the names of those still running after both bounds (logged)."""
         self.stopping.set()
-        for owned in self._owned:
-            if not owned.stoppable:
-                owned.task.cancel()
-        pending = await end_tasks({o.task for o in self._owned}, grace_seconds, cancel_seconds)
+        pending = await end_tasks(set(self._owned), grace_seconds, cancel_seconds)
         stuck = sorted(task.get_name() for task in pending)
         if stuck:
             logger.error("shutdown: tasks still running after %.1f s: %s",
                          grace_seconds + cancel_seconds, ", ".join(stuck))  # fmt: skip
-        self._owned = [owned for owned in self._owned if not owned.task.done()]
+        self._owned = [task for task in self._owned if not task.done()]
         return stuck
 
 

@@ -1,7 +1,8 @@
 """Background work of a running gateway: one loop, each step idempotent and isolated.
 
 Steps: publish queued dr_events messages, answer invitations whose auto-response is due, expire
-invitations whose event time came undecided, and take flexibility snapshots on their interval.
+invitations whose event time came undecided, take flexibility snapshots on their interval, and
+settle the events that have ended (``services.settlement_auto``).
 Every step is safe to run on several replicas at once (the database decides who wins).
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from gateway.services.container import Services
+from gateway.services.settlement_auto import AutoSettlement
 from gateway.supervisor import pause
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,9 @@ class BackgroundWorker:
         self._interval = services.settings.worker_interval_seconds
         self._snapshot_every = timedelta(
             seconds=services.settings.flexibility_snapshot_interval_seconds
+        )
+        self.settlement = AutoSettlement(
+            services.settlement, services.db, services.clock, services.meter_history.grid
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -40,6 +45,7 @@ class BackgroundWorker:
         await self._step("expire invitations", s.invitations.expire_overdue)
         if self._snapshot_every:
             await self._step("flexibility snapshot", self._snapshot_if_due)
+        await self._step("settle ended events", self.settlement.settle_due)
 
     async def _snapshot_if_due(self) -> None:
         last = await self._services.flexibility.last_snapshot_at()

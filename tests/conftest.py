@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -107,9 +108,29 @@ async def postgres_url(postgres_template: str) -> AsyncIterator[str]:
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (migrating from scratch at every app's
+    start took a second or more per test; under load more than the start-up bound)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "gateway.db"
+
+    async def create() -> None:
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await migrate.upgrade(db)
+        await db.dispose()
+
+    asyncio.run(create())
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    target = tmp_path / "gateway.db"
+    for suffix in ("", "-wal", "-shm"):  # a WAL left beside it holds part of the schema
+        source = sqlite_template.with_name(sqlite_template.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, target.with_name(target.name + suffix))
+    return f"sqlite+aiosqlite:///{target}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+
+from gateway.bus.subscription import follow
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -59,17 +60,19 @@ class ChannelRecorder:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub()
-        await self._pubsub.subscribe(self.channel)
-        self._task = asyncio.create_task(self._listen())
+        """Returns once subscribed."""
+        subscribed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(
+            follow(self._redis, [self.channel], self._take, self._stopping,
+                   name="test recorder", on_subscribed=subscribed.set)
+        )  # fmt: skip
+        await asyncio.wait_for(subscribed.wait(), 5)
 
-    async def _listen(self) -> None:
-        async for message in self._pubsub.listen():
-            if message["type"] != "message":
-                continue
-            async with self._changed:
-                self.messages.append(json.loads(message["data"]))
-                self._changed.notify_all()
+    async def _take(self, _channel: str, data: Any) -> None:
+        async with self._changed:
+            self.messages.append(json.loads(data))
+            self._changed.notify_all()
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["event"] == event]
@@ -87,10 +90,8 @@ class ChannelRecorder:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._pubsub.aclose()
+            self._stopping.set()
+            await asyncio.wait_for(self._task, 5)
 
 
 class Api:

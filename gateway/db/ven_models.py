@@ -89,6 +89,43 @@ class VenMessageRow(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class VtnMetadataRequestRow(Base):
+    """A VEN's request for the VTN's own METADATA report (oadrCreateReport naming
+    reportSpecifierID METADATA): sent at ``due_at``, again every ``period_seconds`` until
+    ``until`` when periodic, until cancelled or done."""
+
+    __tablename__ = "vtn_metadata_requests"
+
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True
+    )
+    report_request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    period_seconds: Mapped[float] = mapped_column(Float)  # 0: once
+    due_at: Mapped[datetime]
+    until: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class VenResourceStatusRow(Base):
+    """The latest TELEMETRY_STATUS a VEN reported for one rID (oadrPayloadResourceStatus)."""
+
+    __tablename__ = "ven_resource_status"
+
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True
+    )
+    r_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    manual_override: Mapped[bool | None] = mapped_column(Boolean)
+    # oadrLoadControlState as sent: {kind: {capacity|levelOffset|...: value}}.
+    load_control: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report_request_id: Mapped[str] = mapped_column(String(128))
+    measured_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
 class VenOptRow(Base):
     """An opt (EiOpt) a VEN sent: optOut/optIn of resources, for an event or a time span."""
 
@@ -107,6 +144,8 @@ class VenOptRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # The spans of an availability schedule (vavailability): [{"start", "duration_seconds"}].
+    schedule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class UpstreamEventRow(Base):
@@ -133,6 +172,8 @@ class UpstreamEventRow(Base):
     # The opt in force upstream: the answer, or a later change of mind (oadrCreateOpt).
     opt_in_force: Mapped[str | None] = mapped_column(String(8))
     final_report_sent_at: Mapped[datetime | None]
+    # Its reduction report has dealt with every interval before this (sent, or unmeasured).
+    reported_until: Mapped[datetime | None]
 
 
 class UpstreamReportRequestRow(Base):
@@ -144,3 +185,44 @@ class UpstreamReportRequestRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class VenPushTargetRow(Base):
+    """Where a push-mode VEN (2.0b ``oadrHttpPullModel`` false) takes the VTN's messages,
+    and how its deliveries go. ``lease_owner``/``lease_until``: the one gateway process
+    sending to it now (a lease in the database, so two processes never send at once)."""
+
+    __tablename__ = "ven_push_targets"
+
+    ven_id: Mapped[str] = mapped_column(
+        ForeignKey("vens.ven_id", ondelete="CASCADE"), primary_key=True
+    )
+    transport_address: Mapped[str | None] = mapped_column(String(512))
+    # How a service's URL is made from the address (``gateway.oadr20b_push.addresses``).
+    address_style: Mapped[str] = mapped_column(String(16), default="openadr")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, since the last success
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None]  # the first failure since the last delivery
+    unreachable_since: Mapped[datetime | None]  # set once it failed for long (kept pending)
+
+
+class VenPushMessageRow(Base):
+    """A message in a push-mode VEN's outbox, kept until the VEN took it (HTTP 200).
+    ``oadrDistributeEvent`` carries no payload: it is rendered when sent, with the VEN's
+    full current list of events, so one waiting distribute stands for every change."""
+
+    __tablename__ = "ven_push_outbox"
+    __table_args__ = (Index("ix_ven_push_outbox_ven_id_delivered_at", "ven_id", "delivered_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None]

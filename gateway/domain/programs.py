@@ -20,6 +20,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from gateway.domain.baselines import NO_PARAMETERS, BaselineParameters, parameter_problems
+from gateway.domain.baselines import BaselineMethod as BaselineMethod  # re-exported
 from gateway.domain.errors import Conflict, FieldError, raise_if_any
 
 DEFAULT_PROGRAM_ID = "default"
@@ -34,12 +36,6 @@ ABSOLUTE_URI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*:[!-\"$-~]+$"
 _ABSOLUTE_URI = re.compile(ABSOLUTE_URI_PATTERN)
 SIMPLE_LEVEL_VALUES = range(4)  # the SIMPLE signal's levels: 0 (normal) to 3 (high)
 MAX_SHARE_PERCENTAGE = 100.0
-
-
-class BaselineMethod(StrEnum):
-    """How the executor measures a device's baseline (the M&V issue adds methods)."""
-
-    MEAN_BEFORE_EVENT = "mean_before_event"  # mean power over the window before the start
 
 
 class Membership(StrEnum):
@@ -75,6 +71,7 @@ class ProgramTerms:
     test_events: bool = False
     simple_levels: tuple[SimpleLevel, ...] = DEFAULT_SIMPLE_LEVELS
     baseline_method: BaselineMethod = BaselineMethod.MEAN_BEFORE_EVENT
+    baseline_parameters: BaselineParameters = NO_PARAMETERS  # see gateway.domain.baselines
     refuse_overlap: bool = False
     membership: Membership = Membership.ENROLLED
 
@@ -100,13 +97,20 @@ class ProgramChanges:
     test_events: bool | None = None
     simple_levels: tuple[SimpleLevel, ...] | None = None
     baseline_method: BaselineMethod | None = None
+    baseline_parameters: BaselineParameters | None = None
     refuse_overlap: bool | None = None
     membership: Membership | None = None
 
 
 def changed_terms(terms: ProgramTerms, changes: ProgramChanges) -> ProgramTerms:
+    """A new baseline method without parameters starts from none: the old method's
+    parameters do not carry over to another."""
     given = {f.name: getattr(changes, f.name) for f in fields(changes)}
-    return replace(terms, **{name: value for name, value in given.items() if value is not None})
+    changed = {name: value for name, value in given.items() if value is not None}
+    method = changes.baseline_method
+    if method is not None and method != terms.baseline_method:
+        changed.setdefault("baseline_parameters", NO_PARAMETERS)
+    return replace(terms, **changed)
 
 
 # The terms a VEN sees with each event of the program (2.0b: eiMarketContext, priority,
@@ -187,6 +191,7 @@ def validate_terms(terms: ProgramTerms) -> None:
     if not 0 <= terms.priority <= MAX_PRIORITY:
         errors.append(FieldError("priority", f"must be 0-{MAX_PRIORITY}"))
     errors += simple_levels_problems(terms.simple_levels)
+    errors += parameter_problems(terms.baseline_method, terms.baseline_parameters)
     raise_if_any(errors)
 
 

@@ -27,11 +27,17 @@ def auth_middleware(token: str, auth_reads: bool) -> Middleware:
             return await handler(request)
         if request.method in _READ_METHODS and not auth_reads:
             return await handler(request)
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise Unauthorized("this request needs 'Authorization: Bearer <admin token>'")
-        if not hmac.compare_digest(given.strip().encode(), expected):
-            raise Unauthorized("the admin token is not valid")
+        check_admin_token(request, expected)
         return await handler(request)
 
     return auth
+
+
+def check_admin_token(request: web.Request, expected: bytes) -> None:
+    """Raises ``Unauthorized`` unless the request carries ``Authorization: Bearer <expected>``
+    (also used by the console's own routes, which are not under ``/api``)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthorized("this request needs 'Authorization: Bearer <admin token>'")
+    if not hmac.compare_digest(given.strip().encode(), expected):
+        raise Unauthorized("the admin token is not valid")

@@ -11,14 +11,15 @@ from aiohttp import web
 from gateway.domain.errors import ValidationFailed
 from gateway.domain.invitations import Answer, AnswerSource, DeviceAnswer, InvitationRequest
 from gateway.domain.ven_requests import VenRequest
+from gateway.http.event_schemas import EventCancel, EventCreate, EventModify
 from gateway.http.io import json_items, json_view, read_body, read_optional_body, read_query
+from gateway.http.report_request_schemas import ReportRequestCancel, ReportRequestCreate
 from gateway.http.schemas import (
     AnalyticsQuery,
     AnswerCreate,
     AutoResponseUpdate,
     DeviceCreate,
-    EventCancel,
-    EventCreate,
+    DeviceUpdate,
     EventQuery,
     FlexibilityHistoryQuery,
     HealthBody,
@@ -29,9 +30,14 @@ from gateway.http.schemas import (
     InvitationModify,
     InvitationQuery,
     VenCreate,
+    VenRemoved,
+    VenUpdate,
 )
 from gateway.services.container import Services
+from gateway.services.devices import DeviceChanges
 from gateway.services.invitations import InvitationState
+from gateway.services.ven_facing.opts import opts_of
+from gateway.services.vens import VenChanges
 
 SERVICES = web.AppKey("services", Services)
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -78,6 +84,28 @@ async def list_devices(request: web.Request) -> web.Response:
 
 async def get_device(request: web.Request) -> web.Response:
     return json_view(await _services(request).devices.get(request.match_info["device_id"]))
+
+
+async def update_device(request: web.Request) -> web.Response:
+    body = await read_body(request, DeviceUpdate)
+    given = _given(body)
+    changes = DeviceChanges(
+        given, timezone=body.timezone, ven_id=body.ven_id, resource_id=body.resource_id
+    )
+    device_id = request.match_info["device_id"]
+    return json_view(await _services(request).devices.update(device_id, changes))
+
+
+async def delete_device(request: web.Request) -> web.Response:
+    await _services(request).devices.remove(request.match_info["device_id"])
+    return web.Response(status=204)
+
+
+def _given(body: DeviceUpdate | VenUpdate) -> frozenset[str]:
+    given = frozenset(body.model_fields_set)
+    if not given:
+        raise ValidationFailed.single("body", "give at least one field to change")
+    return given
 
 
 async def get_instructions(request: web.Request) -> web.Response:
@@ -144,6 +172,26 @@ async def get_ven(request: web.Request) -> web.Response:
     return json_view(await _services(request).vens.get(request.match_info["ven_id"]))
 
 
+async def update_ven(request: web.Request) -> web.Response:
+    body = await read_body(request, VenUpdate)
+    changes = VenChanges(
+        _given(body), name=body.name, fingerprint=body.fingerprint,
+        push_address_style=body.push_address_style,
+    )  # fmt: skip
+    return json_view(await _services(request).vens.update(request.match_info["ven_id"], changes))
+
+
+async def delete_ven(request: web.Request) -> web.Response:
+    removed = await _services(request).vens.remove(request.match_info["ven_id"])
+    body = VenRemoved(
+        ven_id=removed.ven_id,
+        status=removed.status.value,
+        devices_detached=list(removed.devices_detached),
+        deprovisioned_at=removed.deprovisioned_at,
+    )
+    return json_view(body)
+
+
 async def cancel_ven_registration(request: web.Request) -> web.Response:
     ven_id = request.match_info["ven_id"]
     return json_view(await _services(request).vens.request(ven_id, VenRequest.CANCEL_REGISTRATION))
@@ -186,8 +234,9 @@ async def create_event(request: web.Request) -> web.Response:
     services = _services(request)
     duration = _duration_or_default(body.duration_minutes, services)
     view = await services.events.schedule(
-        body.start_time, duration, body.devices, body.target_kw, body.program_id
-    )
+        body.start_time, duration, body.devices, body.target_kw, body.program_id,
+        terms=body.terms(services.clock.now()),
+    )  # fmt: skip
     return json_view(view, status=201)
 
 
@@ -200,10 +249,44 @@ async def get_event(request: web.Request) -> web.Response:
     return json_view(await _services(request).events.get(request.match_info["event_id"]))
 
 
+async def request_ven_report(request: web.Request) -> web.Response:
+    body = await read_body(request, ReportRequestCreate)
+    requests = _services(request).ven_facing.report_requests
+    return json_view(await requests.request(request.match_info["ven_id"], body.ask()), 201)
+
+
+async def cancel_ven_report(request: web.Request) -> web.Response:
+    body = await read_optional_body(request, ReportRequestCancel)
+    requests = _services(request).ven_facing.report_requests
+    info = request.match_info
+    view = await requests.cancel(
+        info["ven_id"], info["report_request_id"], body.report_to_follow, body.piggy_back
+    )
+    return json_view(view)
+
+
+async def list_ven_opts(request: web.Request) -> web.Response:
+    services = _services(request)
+    return json_items(await opts_of(services.db, request.match_info["ven_id"]))
+
+
+async def modify_event(request: web.Request) -> web.Response:
+    body = await read_body(request, EventModify)
+    services = _services(request)
+    event_id = request.match_info["event_id"]
+    start = body.start_time or (await services.events.get(event_id)).start_time
+    view = await services.events.modify(
+        event_id, body.start_time, body.duration_minutes, body.target_kw,
+        body.term_changes(services.clock.now(), start),
+    )  # fmt: skip
+    return json_view(view)
+
+
 async def cancel_event(request: web.Request) -> web.Response:
     body = await read_optional_body(request, EventCancel)
     event_id = request.match_info["event_id"]
-    return json_view(await _services(request).events.cancel(event_id, body.reason))
+    view = await _services(request).events.cancel(event_id, body.reason, body.response_required)
+    return json_view(view)
 
 
 async def get_auto_response(request: web.Request) -> web.Response:

@@ -42,6 +42,9 @@ TAGS = {
     "flexibility": "Flexibility available now, and its stored history",
     "analytics": "Performance of past events",
     "programs": "Programs (market contexts) and the VENs and devices enrolled in them",
+    "meter-history": "Importing devices' meter history (energy per interval)",
+    "vtn": "The 2.0b VTN's own reports to its VENs (its METADATA)",
+    "oadr3": "OpenADR 3 clients (OAuth2 client credentials) of the 3.1 API",
     "service": "This document, its page and the Prometheus metrics",
 }
 
@@ -120,10 +123,15 @@ def _operation(route: Route, shared_names: frozenset[str]) -> dict[str, Any]:
                 },
                 "required": ["count", "items"],
             }
-        op["responses"][str(route.status)] = {
-            "description": "OK",
-            "content": {"application/json": {"schema": schema}},
-        }
+        for status in (route.status, *route.also):
+            op["responses"][str(status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": schema}},
+            }
+        for media in route.text_media:
+            op["responses"][str(route.status)]["content"][media] = {"schema": {"type": "string"}}
+    else:
+        op["responses"][str(route.status)] = {"description": "No Content"}
     if route.body is not None:
         op["requestBody"] = {
             "required": route.method != "POST" or not route.path.endswith("/cancel"),

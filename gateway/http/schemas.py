@@ -126,6 +126,21 @@ class DeviceCreate(Body):
     resource_id: Text | None = Field(default=None, min_length=1, max_length=128)
 
 
+class DeviceUpdate(Body):
+    """Fields left out keep their value; ``ven_id: null`` detaches the device from its VEN
+    (and from its resource id there)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    timezone: Text = Field(
+        default="UTC", min_length=1, max_length=64, json_schema_extra=_timezone_enum
+    )
+    ven_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    resource_id: Text | None = Field(
+        default=None, min_length=1, max_length=128, description="needs a VEN (given or kept)"
+    )
+
+
 # At least one of the two targets is above 0 (domain.invitations.validate_invitation).
 _SOME_LOAD: dict[str, Any] = {
     "anyOf": [
@@ -171,6 +186,38 @@ class VenCreate(Body):
     )  # fmt: skip
 
 
+class VenUpdate(Body):
+    """Fields left out (and a null name) keep their value; a new fingerprint is a certificate
+    rotation (the old certificate is refused from the next message on); ``fingerprint: null``
+    leaves the VEN with none, which a VTN with TLS refuses."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: Text | None = Field(default=None, min_length=1, max_length=128, description="null: kept")
+    fingerprint: Annotated[Text, Stated(pattern=FINGERPRINT_PATTERN)] | None = Field(
+        default=None, description="the VEN certificate's OpenADR fingerprint (AA:BB:... 10 bytes)"
+    )
+    push_address_style: Literal["openadr", "bare"] | None = Field(
+        default=None,
+        description="where pushes to the VEN go: openadr = "
+        "{address}/OpenADR2/Simple/2.0b/{service}, bare = {address}/{service} (null: kept; "
+        "kept too for a VEN not in push mode yet)",
+    )
+
+
+class VenRemoved(BaseModel):
+    """What ``DELETE /api/vens/{id}`` did."""
+
+    ven_id: str
+    status: Literal["removed", "cancelling"] = Field(
+        description="removed: the VEN is gone; cancelling: it was registered, is told on its "
+        "next poll that its registration is cancelled, and is deleted once it answers "
+        "(deleting it again removes it at once)"
+    )
+    devices_detached: list[str] = Field(description="its devices, kept with no VEN")
+    deprovisioned_at: AwareDatetime | None = Field(description="set while cancelling")
+
+
 class InvitationModify(InvitationTerms):
     """The same terms as a new invitation: they replace the old ones (its program stays)."""
 
@@ -204,23 +251,6 @@ class AnswerCreate(Body):
         default=None,
         description="power the device commits to shed, kW; required with YES, 0 with NO",
     )
-
-
-class EventCreate(Body):
-    start_time: AwareDatetime = Field(description="in the future, at most 10 years ahead")
-    duration_minutes: Minutes | None = None
-    devices: DeviceList = Field(description="registered devices, each once")
-    target_kw: Annotated[float, Stated(minimum=0, maximum=MAX_POWER_KW)] = Field(
-        description="power to shed during the event, kW"
-    )
-    program_id: ProgramId = Field(
-        default=DEFAULT_PROGRAM_ID,
-        description="the program it belongs to; every device must take part in it",
-    )
-
-
-class EventCancel(Body):
-    reason: Text | None = Field(default=None, max_length=500)
 
 
 class AutoResponseUpdate(Body):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Literal
 
@@ -22,20 +20,32 @@ LogFormat = Literal["text", "json"]
 VEN_ID: ContextVar[str | None] = ContextVar("ven_id", default=None)
 EVENT_ID: ContextVar[str | None] = ContextVar("event_id", default=None)
 INVITATION_ID: ContextVar[str | None] = ContextVar("invitation_id", default=None)
+# The utility's eventID, when the gateway is its VEN (gateway.upstream): not one of our events.
+UPSTREAM_EVENT_ID: ContextVar[str | None] = ContextVar("upstream_event_id", default=None)
 CONTEXT_FIELDS: dict[str, ContextVar[str | None]] = {
     "ven_id": VEN_ID,
     "event_id": EVENT_ID,
     "invitation_id": INVITATION_ID,
+    "upstream_event_id": UPSTREAM_EVENT_ID,
 }
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def bind_log_context(
-    *, ven_id: str | None = None, event_id: str | None = None, invitation_id: str | None = None
+    *,
+    ven_id: str | None = None,
+    event_id: str | None = None,
+    invitation_id: str | None = None,
+    upstream_event_id: str | None = None,
 ) -> list[Token[str | None]]:
     """Set the ids given (others are left as they are) until the task ends or
     ``reset_log_context`` is called with what this returned."""
-    given = {"ven_id": ven_id, "event_id": event_id, "invitation_id": invitation_id}
+    given = {
+        "ven_id": ven_id,
+        "event_id": event_id,
+        "invitation_id": invitation_id,
+        "upstream_event_id": upstream_event_id,
+    }
     return [CONTEXT_FIELDS[name].set(value) for name, value in given.items() if value is not None]
 
 
@@ -44,16 +54,38 @@ def reset_log_context(tokens: list[Token[str | None]]) -> None:
         token.var.reset(token)
 
 
-@contextmanager
+class _LogContext:
+    """A plain context manager, not ``@contextmanager``: it is on the path of every poll."""
+
+    __slots__ = ("_given", "_tokens")
+
+    def __init__(self, given: tuple[str | None, ...]) -> None:
+        self._given = given
+        self._tokens: list[Token[str | None]] = []
+
+    def __enter__(self) -> None:
+        self._tokens = [
+            var.set(value)
+            for var, value in zip(_VARS, self._given, strict=True)
+            if value is not None
+        ]
+
+    def __exit__(self, *_: object) -> None:
+        reset_log_context(self._tokens)
+
+
+_VARS = (VEN_ID, EVENT_ID, INVITATION_ID, UPSTREAM_EVENT_ID)
+
+
 def log_context(
-    *, ven_id: str | None = None, event_id: str | None = None, invitation_id: str | None = None
-) -> Iterator[None]:
+    *,
+    ven_id: str | None = None,
+    event_id: str | None = None,
+    invitation_id: str | None = None,
+    upstream_event_id: str | None = None,
+) -> _LogContext:
     """The ids given, on every line logged inside the block."""
-    tokens = bind_log_context(ven_id=ven_id, event_id=event_id, invitation_id=invitation_id)
-    try:
-        yield
-    finally:
-        reset_log_context(tokens)
+    return _LogContext((ven_id, event_id, invitation_id, upstream_event_id))
 
 
 class ContextFilter(logging.Filter):

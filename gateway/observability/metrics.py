@@ -58,6 +58,10 @@ class Component(StrEnum):
     METRICS = "metrics"
 
 
+# Label combinations of the VTN's message counter kept looked up.
+MAX_CACHED_LABELS = 1024
+
+
 def _label(value: str | None) -> str:
     return value if value is not None and _LABEL.fullmatch(value) else OTHER
 
@@ -67,6 +71,7 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._vtn_counters: dict[tuple[str, str | None, int], Counter] = {}
         # The process, platform and GC collectors are per registry too (their module-level
         # instances are bound to the global default registry, which is never used here).
         ProcessCollector(registry=self.registry)
@@ -94,6 +99,13 @@ class GatewayMetrics:
             ("dependency", "component"),
             registry=self.registry,
         )
+        self.push_messages = Counter(
+            "oadr_push_messages",
+            "Messages POSTed to push-mode VENs, by message type and outcome (delivered, "
+            "failed and to be retried, dropped)",
+            ("message_type", "outcome"),
+            registry=self.registry,
+        )
         self.sample_lag = Histogram(
             "oadr_executor_sample_lag_seconds",
             "How long after its due instant the executor took each sample",
@@ -107,10 +119,24 @@ class GatewayMetrics:
         """One message the VTN answered: ``message_type`` None when it could not be read,
         ``code`` the OpenADR responseCode answered (or the HTTP status of a plain refusal),
         ``seconds`` from its arrival to the answer."""
-        kind = _label(message_type)
-        self.vtn_messages.labels(_label(service), kind, str(int(code))).inc()
-        if kind == POLL_MESSAGE:
+        key = (service, message_type, code)
+        counter = self._vtn_counters.get(key)
+        if counter is None:
+            # labels() costs more than the rest of an empty poll's bookkeeping: look each
+            # combination up once (bounded: service and message type come off the wire).
+            counter = self.vtn_messages.labels(
+                _label(service), _label(message_type), str(int(code))
+            )
+            if len(self._vtn_counters) < MAX_CACHED_LABELS:
+                self._vtn_counters[key] = counter
+        counter.inc()
+        if message_type == POLL_MESSAGE:
             self.poll_seconds.observe(max(seconds, 0.0))
+
+    def push_message(self, message_type: str, outcome: str) -> None:
+        """One message pushed to a push-mode VEN: delivered, failed (retried later) or
+        dropped (the VEN no longer takes pushes)."""
+        self.push_messages.labels(_label(message_type), _label(outcome)).inc()
 
     def dependency_error(self, dependency: Dependency, component: Component) -> None:
         self.dependency_errors.labels(dependency.value, component.value).inc()

@@ -15,7 +15,9 @@ from gateway.services.devices import DeviceService
 from gateway.services.events import EventService
 from gateway.services.flexibility import FlexibilityService
 from gateway.services.invitations import InvitationService
+from gateway.services.meter_history import MeterHistoryService
 from gateway.services.programs import ProgramService
+from gateway.services.settlement import SettlementService
 from gateway.services.ven_facing.service import VenFacing
 from gateway.services.vens import VenService
 from gateway.settings import Settings
@@ -37,3 +39,5 @@ class Services:
     vens: VenService
     programs: ProgramService
     ven_facing: VenFacing
+    meter_history: MeterHistoryService
+    settlement: SettlementService

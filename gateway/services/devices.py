@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import DeviceInstructionRow, DeviceRow
-from gateway.domain.errors import AlreadyExists, FieldError, NotFound, raise_if_any
+from gateway.domain.errors import AlreadyExists, Conflict, FieldError, NotFound, raise_if_any
 from gateway.domain.flexibility import HOURS, Instruction, is_valid_timezone
 from gateway.services.context import ServiceContext
+from gateway.services.flexibility_views import InstructionsView
+from gateway.services.references import has_history, open_holders, refuse_if_held
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
-from gateway.services.views import DeviceView, InstructionsView
+from gateway.services.views import DeviceView
 
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
@@ -36,6 +39,17 @@ async def known_device_ids(session: AsyncSession, device_ids: Collection[str]) -
         return set()
     rows = await session.scalars(select(DeviceRow.id).where(DeviceRow.id.in_(set(device_ids))))
     return set(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChanges:
+    """What a PATCH gives; ``None`` for ven_id or resource_id is a value (detach), so each
+    field given is flagged in ``given``."""
+
+    given: frozenset[str]
+    timezone: str | None = None
+    ven_id: str | None = None
+    resource_id: str | None = None
 
 
 class DeviceService:
@@ -93,6 +107,79 @@ class DeviceService:
                 raise NotFound(f"device {device_id} not found")
             return DeviceView.of(row)
 
+    async def update(self, device_id: str, changes: DeviceChanges) -> DeviceView:
+        """Change a device's time zone, VEN or resource id. Moving it to another VEN (or off
+        its VEN, or to another resource) is refused while a pending invitation or an open
+        event names it: they were sent to the VEN it has now."""
+        errors: list[FieldError] = []
+        if "timezone" in changes.given and not is_valid_timezone(changes.timezone or ""):
+            errors.append(FieldError("timezone", f"unknown IANA time zone {changes.timezone!r}"))
+        raise_if_any(errors)
+        try:
+            async with self._ctx.db.write() as session:
+                row = await session.get(DeviceRow, device_id, with_for_update=True)
+                if row is None:
+                    raise NotFound(f"device {device_id} not found")
+                old_ven = row.ven_id
+                ven_id = changes.ven_id if "ven_id" in changes.given else row.ven_id
+                resource_id = (
+                    changes.resource_id if "resource_id" in changes.given else row.resource_id
+                )
+                if ven_id is None and "resource_id" not in changes.given:
+                    resource_id = None  # detached from its VEN, it has no resource there
+                if resource_id is not None and ven_id is None:
+                    # What the device has now decides it, so a conflict, not a bad field.
+                    raise Conflict(
+                        f"device {device_id} has no VEN: a resource id needs one (give ven_id)"
+                    )
+                if (ven_id, resource_id) != (row.ven_id, row.resource_id):
+                    holders = await open_holders(session, [device_id])
+                    refuse_if_held(holders, f"device {device_id} cannot change VEN or resource")
+                if changes.timezone is not None and "timezone" in changes.given:
+                    row.timezone = changes.timezone
+                row.ven_id, row.resource_id = ven_id, resource_id
+                await session.flush()
+                self._ctx.announce(
+                    session, "device_updated", device_id=device_id, ven_id=ven_id,
+                    change=VenChange(ChangeKind.DEVICE, device_ids=(device_id,), ven_id=ven_id),
+                )  # fmt: skip
+                if old_ven is not None and old_ven != ven_id:
+                    _announce_left(self._ctx, session, device_id, old_ven)
+                view = DeviceView.of(row)
+        except IntegrityError as err:
+            raise AlreadyExists(
+                f"VEN {changes.ven_id} already has a device with resource {changes.resource_id}"
+            ) from err
+        await self._ctx.publisher.flush()
+        return view
+
+    async def remove(self, device_id: str) -> None:
+        """Remove a device that no invitation or event names (its instructions and program
+        enrolments go with it). One that any names is refused: an open one would lose a
+        device it counts on, and a closed one's answers and results keep naming it (detach it
+        from its VEN instead, with ``ven_id: null``)."""
+        async with self._ctx.db.write() as session:
+            row = await session.get(DeviceRow, device_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"device {device_id} not found")
+            refuse_if_held(await open_holders(session, [device_id]), f"device {device_id} is held")
+            if await has_history(session, device_id):
+                raise Conflict(
+                    f"device {device_id} took part in past invitations or events, whose "
+                    "answers and results keep naming it; detach it from its VEN instead "
+                    "(PATCH ven_id: null)"
+                )
+            old_ven = row.ven_id
+            await session.delete(row)
+            await session.flush()
+            self._ctx.announce(
+                session, "device_removed", device_id=device_id, ven_id=old_ven,
+                change=VenChange(ChangeKind.DEVICE, device_ids=(device_id,), ven_id=None),
+            )  # fmt: skip
+            if old_ven is not None:
+                _announce_left(self._ctx, session, device_id, old_ven)
+        await self._ctx.publisher.flush()
+
     async def instructions(self, device_id: str) -> InstructionsView:
         async with self._ctx.db.read() as session:
             device = await session.get(DeviceRow, device_id)
@@ -130,6 +217,14 @@ class DeviceService:
             self._ctx.announce(session, "device_instructions_updated", device_id=device_id)
         await self._ctx.publisher.flush()
         return _instructions_view(device, rows)
+
+
+def _announce_left(ctx: ServiceContext, session: AsyncSession, device_id: str, ven: str) -> None:
+    """The VEN the device left sees it gone from its resources at once."""
+    ctx.announce(
+        session, "device_left_ven", device_id=device_id, ven_id=ven,
+        change=VenChange(ChangeKind.VEN, ven_id=ven),
+    )  # fmt: skip
 
 
 def parse_instructions(instructions: Mapping[str, str]) -> dict[int, Instruction]:

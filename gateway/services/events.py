@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from gateway.db.models import EventDeviceRow, EventRow
-from gateway.domain.errors import NotFound, raise_if_any
+from gateway.db.models import EventDeviceRow, EventRow, EventSampleRow
+from gateway.domain.errors import Conflict, FieldError, NotFound, raise_if_any
 from gateway.domain.invitations import (
     MAX_POWER_KW,
     check_amount,
@@ -22,10 +24,18 @@ from gateway.domain.invitations import (
 )
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
 from gateway.domain.programs import DEFAULT_PROGRAM_ID
+from gateway.domain.signals import (
+    NO_TERMS,
+    EventTerms,
+    ResponseRequired,
+    check_terms,
+    terms_from_json,
+    terms_to_json,
+)
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.invitation_changes import bump_invitation
-from gateway.services.program_checks import program_for_devices, refuse_overlap
+from gateway.services.program_checks import load_program, program_for_devices, refuse_overlap
 from gateway.services.results import apply_results, read_live, replay, samples_of, totals
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import EventView
@@ -46,6 +56,8 @@ def stage_event(
     devices: Sequence[tuple[str, float | None]],
     invitation_id: str | None,
     program_id: str,
+    terms: EventTerms = NO_TERMS,
+    direct: bool = False,
 ) -> EventRow:
     """Add a scheduled event to the transaction; ``announce_scheduled`` tells the world."""
     now = ctx.clock.now()
@@ -61,6 +73,9 @@ def stage_event(
         status=EventStatus.SCHEDULED.value,
         target_kw=target_kw,
         target_kwh=target_kw * duration_minutes / 60.0,
+        terms=terms_to_json(terms),
+        modification_number=0,
+        direct=direct,
         devices=[
             EventDeviceRow(device_id=device_id, position=i, committed_kw=committed)
             for i, (device_id, committed) in enumerate(devices)
@@ -71,9 +86,16 @@ def stage_event(
 
 
 def announce_scheduled(ctx: ServiceContext, session: AsyncSession, event: EventRow) -> None:
+    # One from an invitation reaches its VENs through the invitation's change; a direct one
+    # is news to the VENs of its devices.
+    change = None
+    if event.direct:
+        devices = tuple(d.device_id for d in event.devices)
+        change = VenChange(ChangeKind.EVENT, event_id=event.id, device_ids=devices)
     ctx.announce(
         session,
         "event_scheduled",
+        change=change,
         event_id=event.id,
         invitation_id=event.invitation_id,
         program_id=event.program_id,
@@ -99,14 +121,22 @@ class EventService:
         start_time: datetime,
         duration_minutes: int,
         device_ids: Sequence[str],
-        target_kw: float,
+        target_kw: float | None,
         program_id: str = DEFAULT_PROGRAM_ID,
+        terms: EventTerms = NO_TERMS,
     ) -> EventView:
+        """An event for ``device_ids``: with explicit signals (``terms``; no target needed,
+        0 kW then) or with ``target_kw`` to shed, which its VENs get as SIMPLE and
+        LOAD_DISPATCH."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             known = await known_device_ids(session, device_ids)
             errors = check_event_window("start_time", start_time, duration_minutes, now)
+            if target_kw is None and not terms.explicit:
+                errors.append(FieldError("target_kw", "needed for an event without signals"))
+            target_kw = target_kw or 0.0
             errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
+            errors.extend(check_terms(terms, timedelta(minutes=duration_minutes)))
             errors.extend(check_device_list("devices", device_ids, known))
             raise_if_any(errors)
             program = await program_for_devices(session, program_id, device_ids)
@@ -121,6 +151,8 @@ class EventService:
                 devices=[(d, None) for d in device_ids],
                 invitation_id=None,
                 program_id=program.id,
+                terms=terms,
+                direct=True,
             )
             announce_scheduled(self._ctx, session, event)
         await self._ctx.publisher.flush()
@@ -144,10 +176,78 @@ class EventService:
         async with self._ctx.db.read() as session:
             return [EventView.of(r) for r in await session.scalars(query)]
 
-    async def cancel(self, event_id: str, reason: str | None) -> EventView:
-        """Cancel a scheduled or active event; an illegal move raises and changes nothing."""
+    async def modify(
+        self,
+        event_id: str,
+        start_time: datetime | None,
+        duration_minutes: int | None,
+        target_kw: float | None,
+        term_changes: Mapping[str, Any],
+    ) -> EventView:
+        """New terms for a scheduled event made directly (one from an invitation changes with
+        its invitation): what is given replaces its own, checked as a new event's, and its
+        VENs get it as modificationNumber + 1. A move in time is refused once its run has
+        measured anything, and the run that holds it lets go (its fence moves on)."""
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            row = await session.get(EventRow, event_id, options=_EVENT_LOADS, with_for_update=True)
+            if row is None:
+                raise NotFound(f"event {event_id} not found")
+            if not row.direct:
+                raise Conflict(f"event {event_id} is its invitation's: modify the invitation")
+            if row.status != EventStatus.SCHEDULED.value:
+                raise Conflict(f"event {event_id} is {row.status}: only a scheduled one changes")
+            start = start_time or row.start_time
+            minutes = duration_minutes or _minutes_of(row)
+            moved = (start, minutes) != (row.start_time, _minutes_of(row))
+            terms = replace(terms_from_json(row.terms), **term_changes)
+            errors = check_event_window("start_time", start, minutes, now) if moved else []
+            if target_kw is not None:
+                errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
+            errors.extend(check_terms(terms, timedelta(minutes=minutes)))
+            raise_if_any(errors)
+            if moved:
+                measured = await session.scalar(
+                    select(EventSampleRow.event_id).where(EventSampleRow.event_id == row.id)
+                    .limit(1)
+                )  # fmt: skip
+                if measured is not None:
+                    raise Conflict(f"event {event_id} is being measured: cancel it instead")
+                program = await load_program(session, row.program_id)
+                end = start + timedelta(minutes=minutes)
+                await refuse_overlap(session, program, start, end, besides=(row.id,))
+                row.start_time, row.end_time = start, end
+                row.fence += 1  # a run that took it with the old times must let go
+            if target_kw is not None:
+                row.target_kw = target_kw
+            row.target_kwh = row.target_kw * minutes / 60.0
+            row.terms = terms_to_json(terms)
+            row.modification_number += 1
+            row.updated_at = now
+            self._ctx.announce(
+                session, "event_modified",
+                change=VenChange(ChangeKind.EVENT, event_id=row.id,
+                                 device_ids=tuple(d.device_id for d in row.devices)),
+                event_id=row.id, modification_number=row.modification_number,
+                start_time=row.start_time.isoformat(), end_time=row.end_time.isoformat(),
+                target_kw=row.target_kw,
+            )  # fmt: skip
+        await self._ctx.publisher.flush()
+        return EventView.of(row)
+
+    async def cancel(
+        self,
+        event_id: str,
+        reason: str | None,
+        response_required: ResponseRequired | None = None,
+    ) -> EventView:
+        """Cancel a scheduled or active event; an illegal move raises and changes nothing.
+        ``response_required``: how the VENs of a direct event are told (none: as before)."""
         async with self._ctx.db.write() as session:
             row = await self.stage_cancel(session, event_id, reason or "cancelled by operator")
+            if response_required is not None and row.direct:
+                terms = replace(terms_from_json(row.terms), response_required=response_required)
+                row.terms = terms_to_json(terms)
         await self._ctx.publisher.flush()
         return EventView.of(row)
 
@@ -168,6 +268,8 @@ class EventService:
         row.updated_at = now
         if bump:
             await bump_invitation(session, row.invitation_id)
+            if row.direct:
+                row.modification_number += 1  # a direct event's VENs hear of it as a change
         results: dict[str, float | None] = {}
         if previous is EventStatus.ACTIVE and row.started_at is not None:
             # The executor's samples are all stored: the totals up to now are final.
@@ -192,3 +294,7 @@ class EventService:
             **results,
         )
         return row
+
+
+def _minutes_of(row: EventRow) -> int:
+    return round((row.end_time - row.start_time).total_seconds() / 60)

@@ -11,7 +11,7 @@ from gateway.bus.power import RedisPowerReader
 from gateway.db.models import DeviceInstructionRow, DeviceRow, FlexibilitySnapshotRow
 from gateway.domain.flexibility import Instruction, device_flexibility, summarise
 from gateway.services.context import ServiceContext
-from gateway.services.views import (
+from gateway.services.flexibility_views import (
     DeviceFlexibilityView,
     FlexibilitySnapshotView,
     FlexibilityView,

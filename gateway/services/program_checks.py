@@ -1,7 +1,7 @@
 """Applying a program, for the services that make invitations and events: the program an
 invitation or event names, with every device taking part (``program_for_devices``), the
 overlap rule against its open events and undecided invitations (``refuse_overlap``), and who
-takes part (``ven_takes_part_in``, ``devices_not_taking_part``). The rules themselves are in
+takes part (``vens_taking_part``, ``devices_not_taking_part``). The rules themselves are in
 ``gateway.domain.programs``.
 """
 
@@ -10,13 +10,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import EventRow, InvitationRow, ProgramDeviceRow, ProgramRow, ProgramVenRow
+from gateway.db.models import (
+    DeviceRow,
+    EventRow,
+    InvitationRow,
+    ProgramDeviceRow,
+    ProgramRow,
+    ProgramVenRow,
+)
 from gateway.domain.errors import NotFound, ValidationFailed
 from gateway.domain.lifecycle import OPEN_EVENT_STATUSES, InvitationStatus
-from gateway.domain.programs import Membership, Program, check_no_overlap, takes_part
+from gateway.domain.programs import Program, check_no_overlap, takes_part
 from gateway.services.program_views import program_of
 
 
@@ -74,30 +81,54 @@ async def refuse_overlap(
     check_no_overlap(of, start, end, [o for o in others if o[0] not in besides])
 
 
-async def ven_takes_part_in(session: AsyncSession, of: Program, ven_id: str) -> bool:
-    enrolled = await session.get(ProgramVenRow, (of.id, ven_id)) is not None
-    return takes_part(of.terms.membership, enrolled)
-
-
-def ven_takes_part_clause(ven_id: str) -> ColumnElement[bool]:
-    """In a query that selects ``ProgramRow``: whether VEN ``ven_id`` takes part in it (the
-    SQL form of ``domain.programs.takes_part``, for reading a VEN's events in one query)."""
-    enrolled = exists().where(
-        ProgramVenRow.program_id == ProgramRow.id, ProgramVenRow.ven_id == ven_id
-    )
-    return or_(ProgramRow.membership == Membership.ALL.value, enrolled)
+async def vens_taking_part(
+    session: AsyncSession, programs: Collection[Program], ven_ids: Collection[str]
+) -> set[tuple[str, str]]:
+    """The (program id, VEN id) pairs of ``programs`` x ``ven_ids`` where the VEN takes part,
+    in one query (a program open to all needs none)."""
+    wanted = set(ven_ids)
+    enrolled = {
+        (p, v)
+        for p, v in (
+            await session.execute(
+                select(ProgramVenRow.program_id, ProgramVenRow.ven_id).where(
+                    ProgramVenRow.program_id.in_({p.id for p in programs}),
+                    ProgramVenRow.ven_id.in_(wanted),
+                )
+            )
+        ).all()
+    } if wanted and programs else set()  # fmt: skip
+    return {
+        (p.id, v)
+        for p in programs
+        for v in wanted
+        if takes_part(p.terms.membership, (p.id, v) in enrolled)
+    }
 
 
 async def devices_not_taking_part(
     session: AsyncSession, of: Program, device_ids: Collection[str]
 ) -> list[str]:
-    """Those of ``device_ids`` that are not in program ``of``, in the order given."""
+    """Those of ``device_ids`` that are not in program ``of``, in the order given: a device
+    takes part when it and its VEN both do (an event for it reaches only a VEN that does)."""
+    wanted = set(device_ids)
     enrolled = set(
         await session.scalars(
             select(ProgramDeviceRow.device_id).where(
                 ProgramDeviceRow.program_id == of.id,
-                ProgramDeviceRow.device_id.in_(set(device_ids)),
+                ProgramDeviceRow.device_id.in_(wanted),
             )
         )
     )
-    return [d for d in device_ids if not takes_part(of.terms.membership, d in enrolled)]
+    found = await session.execute(
+        select(DeviceRow.id, DeviceRow.ven_id).where(DeviceRow.id.in_(wanted))
+    )
+    ven_of: dict[str, str | None] = {device: ven for device, ven in found.all()}
+    with_ven = {v for v in ven_of.values() if v is not None}
+    vens_in = {v for _, v in await vens_taking_part(session, [of], with_ven)}
+    return [
+        d
+        for d in device_ids
+        if not takes_part(of.terms.membership, d in enrolled)
+        or (ven_of.get(d) is not None and ven_of[d] not in vens_in)
+    ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import Any
 
 from pydantic import AwareDatetime, Field
 
 from gateway.db.models import ProgramRow
+from gateway.domain.baselines import BaselineParameters, resolve
 from gateway.domain.programs import (
     DEFAULT_PROGRAM_ID,
     BaselineMethod,
@@ -28,6 +30,7 @@ def program_of(row: ProgramRow) -> Program:
             **stored,
             "simple_levels": tuple(SimpleLevel(float(b), int(lv)) for b, lv in row.simple_levels),
             "baseline_method": BaselineMethod(row.baseline_method),
+            "baseline_parameters": BaselineParameters.from_json(row.baseline_parameters),
             "membership": Membership(row.membership),
         }
     )
@@ -38,6 +41,7 @@ def write_terms(row: ProgramRow, terms: ProgramTerms) -> None:
     for name in _TERMS:
         setattr(row, name, getattr(terms, name))
     row.simple_levels = [[bound, level] for bound, level in terms.simple_levels]
+    row.baseline_parameters = terms.baseline_parameters.as_json() or None
 
 
 class SimpleLevelView(View):
@@ -54,6 +58,13 @@ class ProgramView(View):
     test_events: bool = Field(description="its events are marked testEvent")
     simple_levels: list[SimpleLevelView]
     baseline_method: BaselineMethod
+    baseline_parameters: dict[str, Any] = Field(
+        description="what the program sets of its baseline method (overrides of a preset)"
+    )
+    baseline_in_force: dict[str, Any] | None = Field(
+        description="every parameter of the day-matching baseline in force (the preset with "
+        "the program's overrides); null for mean_before_event"
+    )
     refuse_overlap: bool = Field(description="an event overlapping another of its own is refused")
     membership: Membership = Field(
         description="all: every VEN and device takes part; enrolled: only those listed"
@@ -67,9 +78,16 @@ class ProgramView(View):
     @classmethod
     def of(cls, row: ProgramRow, vens: Sequence[str], devices: Sequence[str]) -> ProgramView:
         terms = program_of(row).terms
-        plain = {name: getattr(terms, name) for name in _TERMS if name != "simple_levels"}
+        plain = {
+            name: getattr(terms, name)
+            for name in _TERMS
+            if name not in ("simple_levels", "baseline_parameters")
+        }
+        in_force = resolve(terms.baseline_method, terms.baseline_parameters)
         return cls(
             **plain,
+            baseline_parameters=terms.baseline_parameters.as_json(),
+            baseline_in_force=None if in_force is None else in_force.as_json(),
             simple_levels=[SimpleLevelView(**level._asdict()) for level in terms.simple_levels],
             id=row.id,
             is_default=row.id == DEFAULT_PROGRAM_ID,

@@ -5,20 +5,78 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import DeviceRow, VenMessageRow, VenRow
+from gateway.db.models import DeviceRow, ProgramVenRow, VenMessageRow, VenRow
+from gateway.db.ven_models import VenPushMessageRow, VenPushTargetRow
 from gateway.domain.errors import AlreadyExists, Conflict, FieldError, NotFound, raise_if_any
 from gateway.domain.ven_requests import VenRequest
 from gateway.services.context import ServiceContext
+from gateway.services.references import open_holders, refuse_if_held
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
-from gateway.services.views import VenView
+from gateway.services.views import VenPushView, VenView
+
+# How a push-mode VEN's address is made into a service's URL (gateway.oadr20b_push.addresses).
+PUSH_ADDRESS_STYLES = ("openadr", "bare")
 
 # openleadr's fingerprint: the last 10 bytes of the certificate's SHA-256, as XX:XX:...
 FINGERPRINT = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){9}$")
+
+
+class Removal(StrEnum):
+    REMOVED = "removed"  # the VEN is gone
+    CANCELLING = "cancelling"  # it is told its registration ends; gone once it answers
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedVen:
+    ven_id: str
+    status: Removal
+    devices_detached: tuple[str, ...]
+    deprovisioned_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VenChanges:
+    """What a PATCH gives; ``None`` for the fingerprint is a value (no certificate), so each
+    field given is flagged in ``given``."""
+
+    given: frozenset[str]
+    name: str | None = None
+    fingerprint: str | None = None
+    push_address_style: str | None = None
+
+
+async def _set_push_address_style(session: AsyncSession, ven_id: str, style: str) -> None:
+    """How pushes to the VEN are addressed (``PUSH_ADDRESS_STYLES``); kept for a VEN not in
+    push mode yet, for when it registers so."""
+    raise_if_any(
+        []
+        if style in PUSH_ADDRESS_STYLES
+        else [FieldError("push_address_style", f"must be one of {PUSH_ADDRESS_STYLES}")]
+    )
+    target = await session.get(VenPushTargetRow, ven_id, with_for_update=True)
+    if target is None:
+        session.add(VenPushTargetRow(ven_id=ven_id, address_style=style, failures=0))
+    else:
+        target.address_style = style
+
+
+def _checked_fingerprint(fingerprint: str | None) -> str | None:
+    if fingerprint is None:
+        return None
+    fingerprint = fingerprint.strip().upper()
+    if not FINGERPRINT.match(fingerprint):
+        raise_if_any(
+            [FieldError("fingerprint", "must be 10 colon-separated hex bytes (AA:BB:...)")]
+        )
+    return fingerprint
 
 
 class VenService:
@@ -26,14 +84,7 @@ class VenService:
         self._ctx = ctx
 
     async def provision(self, name: str, fingerprint: str | None, ven_id: str | None) -> VenView:
-        errors = []
-        if fingerprint is not None:
-            fingerprint = fingerprint.strip().upper()
-            if not FINGERPRINT.match(fingerprint):
-                errors.append(
-                    FieldError("fingerprint", "must be 10 colon-separated hex bytes (AA:BB:...)")
-                )
-        raise_if_any(errors)
+        fingerprint = _checked_fingerprint(fingerprint)
         row = VenRow(
             ven_id=ven_id or uuid.uuid4().hex,
             name=name,
@@ -68,8 +119,14 @@ class VenService:
                 ).all()
             )
             waiting = await _requests_waiting(session, None)
+            pushes = await _push_views(session, None)
             rows = await session.scalars(select(VenRow).order_by(VenRow.name))
-            return [VenView.of(r, counts.get(r.ven_id, 0), waiting.get(r.ven_id, [])) for r in rows]
+            return [
+                VenView.of(
+                    r, counts.get(r.ven_id, 0), waiting.get(r.ven_id, []), pushes.get(r.ven_id)
+                )
+                for r in rows
+            ]
 
     async def get(self, ven_id: str) -> VenView:
         async with self._ctx.db.read() as session:
@@ -77,6 +134,81 @@ class VenService:
             if row is None:
                 raise NotFound(f"VEN {ven_id} not found")
             return await _view(session, row)
+
+    async def update(self, ven_id: str, changes: VenChanges) -> VenView:
+        """Rename a VEN or rotate its certificate: the VTN checks the new fingerprint from the
+        VEN's next message on (the change feed drops its cached record in every process)."""
+        fingerprint = _checked_fingerprint(changes.fingerprint)
+        try:
+            async with self._ctx.db.write() as session:
+                row = await session.get(VenRow, ven_id, with_for_update=True)
+                if row is None or row.deprovisioned_at is not None:
+                    raise NotFound(f"VEN {ven_id} not found")
+                if "name" in changes.given and changes.name is not None:
+                    taken = await session.scalar(
+                        select(VenRow.ven_id).where(
+                            VenRow.name == changes.name, VenRow.ven_id != ven_id
+                        )
+                    )
+                    if taken is not None:
+                        raise AlreadyExists(f"a VEN named {changes.name!r} exists")
+                    row.name = changes.name
+                if "fingerprint" in changes.given:
+                    row.fingerprint = fingerprint
+                if changes.push_address_style is not None:
+                    await _set_push_address_style(session, ven_id, changes.push_address_style)
+                await session.flush()
+                self._ctx.announce(
+                    session, "ven_updated", ven_id=ven_id, name=row.name,
+                    fingerprint=row.fingerprint, change=VenChange(ChangeKind.VEN, ven_id=ven_id),
+                )  # fmt: skip
+                view = await _view(session, row)
+        except IntegrityError as err:
+            raise AlreadyExists(f"a VEN named {changes.name!r} exists") from err
+        await self._ctx.publisher.flush()
+        return view
+
+    async def remove(self, ven_id: str) -> RemovedVen:
+        """Deprovision a VEN. Refused (409) while a pending invitation or an open event names
+        one of its devices. Otherwise its devices are detached (kept, with no VEN), its
+        program enrolments end, and then: an unregistered VEN is deleted with what it sent
+        and is owed (reports, report requests, queued messages, opts, errors); a registered
+        one is first told its registration is cancelled (the operator's cancel), and is
+        deleted once it answers (``VtnStore.deregister``). Removing it again does not wait."""
+        async with self._ctx.db.write() as session:
+            row = await session.get(VenRow, ven_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"VEN {ven_id} not found")
+            devices = list(
+                await session.scalars(select(DeviceRow.id).where(DeviceRow.ven_id == ven_id))
+            )
+            holders = await open_holders(session, devices)
+            refuse_if_held(holders, f"VEN {ven_id}'s devices cannot be detached")
+            await session.execute(
+                update(DeviceRow)
+                .where(DeviceRow.ven_id == ven_id)
+                .values(ven_id=None, resource_id=None)
+            )
+            await session.execute(delete(ProgramVenRow).where(ProgramVenRow.ven_id == ven_id))
+            cancelling = row.registration_id is not None and row.deprovisioned_at is None
+            if cancelling:
+                row.deprovisioned_at = self._ctx.clock.now()
+                session.add(
+                    VenMessageRow(
+                        ven_id=ven_id, message_type=VenRequest.CANCEL_REGISTRATION.value,
+                        payload={}, created_at=row.deprovisioned_at,
+                    )
+                )  # fmt: skip
+            else:
+                await session.delete(row)
+            self._ctx.announce(
+                session, "ven_removed", ven_id=ven_id, devices_detached=devices,
+                cancelling=cancelling, change=VenChange(ChangeKind.VEN, ven_id=ven_id),
+            )  # fmt: skip
+        await self._ctx.publisher.flush()
+        if not cancelling:
+            return RemovedVen(ven_id, Removal.REMOVED, tuple(devices), None)
+        return RemovedVen(ven_id, Removal.CANCELLING, tuple(devices), row.deprovisioned_at)
 
     async def request(self, ven_id: str, request: VenRequest) -> VenView:
         """Queue ``request`` for the VEN (404: no such VEN; 409: it is not registered). The
@@ -107,7 +239,27 @@ async def _view(session: AsyncSession, row: VenRow) -> VenView:
         select(func.count()).select_from(DeviceRow).where(DeviceRow.ven_id == row.ven_id)
     )
     waiting = await _requests_waiting(session, row.ven_id)
-    return VenView.of(row, int(count or 0), waiting.get(row.ven_id, []))
+    pushes = await _push_views(session, row.ven_id)
+    return VenView.of(row, int(count or 0), waiting.get(row.ven_id, []), pushes.get(row.ven_id))
+
+
+async def _push_views(session: AsyncSession, ven_id: str | None) -> dict[str, VenPushView]:
+    """Each push-mode VEN's (or ``ven_id``'s) delivery state and count of pending pushes."""
+    targets = select(VenPushTargetRow)
+    pending = (
+        select(VenPushMessageRow.ven_id, func.count())
+        .where(VenPushMessageRow.delivered_at.is_(None))
+        .group_by(VenPushMessageRow.ven_id)
+    )
+    if ven_id is not None:
+        targets = targets.where(VenPushTargetRow.ven_id == ven_id)
+        pending = pending.where(VenPushMessageRow.ven_id == ven_id)
+    counts: dict[str, int] = {v: int(n) for v, n in (await session.execute(pending)).all()}
+    return {
+        t.ven_id: VenPushView.of(t, counts.get(t.ven_id, 0))
+        for t in await session.scalars(targets)
+        if t.transport_address is not None or counts.get(t.ven_id)
+    }
 
 
 async def _requests_waiting(session: AsyncSession, ven_id: str | None) -> dict[str, list[str]]:
@@ -120,5 +272,14 @@ async def _requests_waiting(session: AsyncSession, ven_id: str | None) -> dict[s
         query = query.where(VenMessageRow.ven_id == ven_id)
     waiting: dict[str, list[str]] = {}
     for owner, kind in (await session.execute(query.order_by(VenMessageRow.id))).all():
+        waiting.setdefault(owner, []).append(kind)
+    # A push-mode VEN's requests move to its push outbox: not told until pushed.
+    pushed = select(VenPushMessageRow.ven_id, VenPushMessageRow.message_type).where(
+        VenPushMessageRow.delivered_at.is_(None),
+        VenPushMessageRow.message_type.in_([r.value for r in VenRequest]),
+    )
+    if ven_id is not None:
+        pushed = pushed.where(VenPushMessageRow.ven_id == ven_id)
+    for owner, kind in (await session.execute(pushed.order_by(VenPushMessageRow.id))).all():
         waiting.setdefault(owner, []).append(kind)
     return waiting

@@ -17,9 +17,11 @@ from gateway.db.models import (
     VenErrorRow,
     VenRow,
 )
+from gateway.db.ven_models import VenPushTargetRow
 from gateway.domain.invitations import Answer, AnswerSource, Response
 from gateway.domain.lifecycle import EventStatus, InvitationStatus
 from gateway.domain.programs import DEFAULT_PROGRAM_ID
+from gateway.services.signal_views import TermsView
 
 
 class View(BaseModel):
@@ -81,6 +83,37 @@ class VenPowerView(View):
     r_id: str | None
 
 
+class VenPushView(View):
+    """How the VTN's pushes reach a push-mode VEN (2.0b oadrHttpPullModel false)."""
+
+    transport_address: str | None = Field(
+        description="the oadrTransportAddress it registered (null: back in pull mode)"
+    )
+    address_style: str = Field(
+        description="openadr: pushes go to {address}/OpenADR2/Simple/2.0b/{service}; "
+        "bare: to {address}/{service}"
+    )
+    pending: int = Field(description="messages in its outbox not yet delivered")
+    failures: int = Field(description="failed attempts in a row since the last delivery")
+    next_attempt_at: AwareDatetime | None
+    last_attempt_at: AwareDatetime | None
+    last_delivered_at: AwareDatetime | None
+    last_error: str | None
+    unreachable_since: AwareDatetime | None = Field(
+        description="set once it failed for vtn_push_unreachable_after_seconds; its messages "
+        "are kept and it is still tried"
+    )
+
+    @classmethod
+    def of(cls, row: VenPushTargetRow, pending: int) -> VenPushView:
+        return cls(
+            transport_address=row.transport_address, address_style=row.address_style,
+            pending=pending, failures=row.failures or 0, next_attempt_at=row.next_attempt_at,
+            last_attempt_at=row.last_attempt_at, last_delivered_at=row.last_delivered_at,
+            last_error=row.last_error, unreachable_since=row.unreachable_since,
+        )  # fmt: skip
+
+
 class VenView(View):
     ven_id: str
     name: str
@@ -101,13 +134,29 @@ class VenView(View):
         "(counted every few seconds)"
     )
     power: VenPowerView | None
+    deprovisioned_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the operator removed the VEN while it was registered: it is told "
+        "its registration is cancelled, and is deleted once it answers",
+    )
     requests_waiting: list[str] = Field(
         description="what the operator asked of the VEN (cancel_registration, "
         "request_reregistration) and it has not been told yet, oldest first"
     )
+    http_pull_model: bool | None = Field(
+        default=None,
+        description="its registration's transport choice: true pull (it polls), false push "
+        "(the VTN POSTs to it); null: not said",
+    )
+    push: VenPushView | None = Field(
+        default=None, description="its push delivery, once it registered in push mode"
+    )
 
     @classmethod
-    def of(cls, row: VenRow, devices: int, requests_waiting: Sequence[str] = ()) -> VenView:
+    def of(
+        cls, row: VenRow, devices: int, requests_waiting: Sequence[str] = (),
+        push: VenPushView | None = None,
+    ) -> VenView:  # fmt: skip
         last_error = row.last_error
         power = None
         if row.power_kw is not None and row.power_at is not None:
@@ -117,6 +166,7 @@ class VenView(View):
             name=row.name,
             fingerprint=row.fingerprint,
             provisioned=row.provisioned,
+            deprovisioned_at=row.deprovisioned_at,
             registered=row.registration_id is not None,
             registration_id=row.registration_id,
             registered_at=row.registered_at,
@@ -134,6 +184,8 @@ class VenView(View):
             },
             power=power,
             requests_waiting=list(requests_waiting),
+            http_pull_model=row.http_pull_model,
+            push=push,
         )
 
 
@@ -222,6 +274,9 @@ class EventDeviceView(View):
     energy_reduction_kwh: float | None
     coverage: float | None
     note: str | None
+    opt: str | None = Field(
+        default=None, description="its VEN's optIn/optOut of an event scheduled directly"
+    )
 
 
 class EventResults(View):
@@ -253,6 +308,10 @@ class EventView(View):
     ven_errors: list[VenErrorView] = Field(
         description="errors VENs reported for the OpenADR event of its invitation"
     )
+    modification_number: int = Field(
+        default=0, description="OpenADR's, of an event scheduled directly (+1 per change)"
+    )
+    terms: TermsView = Field(description="its explicit signals and OpenADR event-level facts")
 
     @classmethod
     def of(cls, row: EventRow, live: dict[str, Any] | None = None) -> EventView:
@@ -278,6 +337,7 @@ class EventView(View):
                     energy_reduction_kwh=d.energy_reduction_kwh,
                     coverage=d.coverage,
                     note=d.note,
+                    opt=d.ven_opt,
                 )
                 for d in row.devices
             ],
@@ -295,6 +355,8 @@ class EventView(View):
             ),
             live=live,
             ven_errors=[VenErrorView.of(e) for e in errors],
+            modification_number=row.modification_number,
+            terms=TermsView.of(row.terms),
         )
 
 
@@ -314,36 +376,6 @@ class AutoResponseConfigView(View):
             min_notice_minutes=row.min_notice_minutes,
             updated_at=row.updated_at,
         )
-
-
-class InstructionsView(View):
-    device_id: str
-    timezone: str
-    instructions: dict[str, str]
-    updated_at: AwareDatetime | None
-
-
-class DeviceFlexibilityView(View):
-    device_id: str
-    timezone: str
-    local_hour: int
-    instruction: str
-    current_kw: float | None
-    available_kw: float | None
-    missing_reason: str | None
-
-
-class FlexibilityView(View):
-    taken_at: AwareDatetime
-    total_available_kw: float
-    devices_missing_reading: int
-    devices: list[DeviceFlexibilityView]
-
-
-class FlexibilitySnapshotView(View):
-    taken_at: AwareDatetime
-    total_available_kw: float
-    devices_missing_reading: int
 
 
 class AnalyticsView(View):

@@ -11,6 +11,7 @@ from datetime import datetime
 from gateway.db.models import UpstreamEventRow
 from gateway.domain.errors import NotFound
 from gateway.domain.lifecycle import InvitationStatus
+from gateway.observability.logs import log_context
 from gateway.services.container import Services
 from gateway.settings import UpstreamSettings
 from gateway.upstream.invitations import TAKING
@@ -29,9 +30,11 @@ class UpstreamAnswers:
 
     async def send_due(self, ven: UpstreamVen, now: datetime) -> None:
         for row in await self._store.to_answer():
-            await self._answer(ven, row, now)
+            with log_context(upstream_event_id=row.event_id, invitation_id=row.invitation_id):
+                await self._answer(ven, row, now)
         for row in await self._store.answered_open(now):
-            await self._reconsider(ven, row, now)
+            with log_context(upstream_event_id=row.event_id, invitation_id=row.invitation_id):
+                await self._reconsider(ven, row, now)
 
     async def _status(self, invitation_id: str | None) -> InvitationStatus | None:
         if invitation_id is None:

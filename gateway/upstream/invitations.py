@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.db.models import UpstreamEventRow
 from gateway.domain.errors import GatewayError, NotFound
 from gateway.domain.invitations import InvitationRequest
+from gateway.observability.logs import log_context
 from gateway.services.container import Services
 from gateway.services.views import InvitationView
 from gateway.settings import UpstreamSettings
@@ -40,23 +41,31 @@ class UpstreamInvitations:
         for event in events:
             descriptor = event.get("event_descriptor") or {}
             event_id = descriptor.get("event_id")
-            if isinstance(event_id, str) and event_id:
-                seen.add(event_id)
-            try:
-                terms = read_event(event)
-            except Exception as err:  # anything a VTN sends: refused, answered, never fatal
-                logger.warning("upstream: event %s not usable: %s", event_id, err)
-                if isinstance(event_id, str) and event_id:
-                    await self._refuse(event_id, descriptor, f"not taken: {err}", now)
-                continue
-            try:
-                await self._take(terms, now)
-            except Exception:
-                logger.exception("upstream: event %s not taken; it comes again", terms.event_id)
+            named = event_id if isinstance(event_id, str) and event_id else None
+            if named is not None:
+                seen.add(named)
+            with log_context(upstream_event_id=named):
+                await self._on_event(event, descriptor, named, now)
         for row in await self._store.open_events(now):
             if row.event_id not in seen and row.start_time > now - timedelta(days=1):
                 # Leaving an event out of oadrDistributeEvent cancels it (OpenADR 2.0b).
-                await self._cancel(row, "omitted from the upstream event list", now)
+                with log_context(upstream_event_id=row.event_id, invitation_id=row.invitation_id):
+                    await self._cancel(row, "omitted from the upstream event list", now)
+
+    async def _on_event(
+        self, event: dict[str, Any], descriptor: dict[str, Any], event_id: str | None, now: datetime
+    ) -> None:
+        try:
+            terms = read_event(event)
+        except Exception as err:  # anything a VTN sends: refused, answered, never fatal
+            logger.warning("upstream: event %s not usable: %s", event_id, err)
+            if event_id is not None:
+                await self._refuse(event_id, descriptor, f"not taken: {err}", now)
+            return
+        try:
+            await self._take(terms, now)
+        except Exception:
+            logger.exception("upstream: event %s not taken; it comes again", terms.event_id)
 
     async def _refuse(
         self, event_id: str, descriptor: dict[str, Any], why: str, now: datetime
@@ -134,7 +143,8 @@ class UpstreamInvitations:
             logger.info("upstream event %s: %s", event_id, note)
             return
         await self._store.change(event_id, invitation_id=view.id, note=None)
-        logger.info("upstream event %s: invitation %s", event_id, view.id)
+        with log_context(invitation_id=view.id):
+            logger.info("upstream event %s: invitation %s", event_id, view.id)
 
     async def _invite(self, terms: UpstreamTerms, invitation_id: str) -> InvitationView:
         request = await self._request(terms)

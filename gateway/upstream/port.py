@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 from openleadr import enums, objects, utils
@@ -55,6 +55,19 @@ class ReportOffer:
     min_period: timedelta = timedelta(seconds=1)
     max_period: timedelta = timedelta(hours=1)
     duration: timedelta = timedelta(hours=1)
+    # Set for a report about one upstream event: sent as its intervals close (by the
+    # reduction reports), not by the periodic report loop.
+    event_id: str | None = None
+
+
+class ReportValue(NamedTuple):
+    """One interval of an oadrReport: an rID's value from ``start``, for ``duration`` (None:
+    a reading at that instant)."""
+
+    r_id: str
+    start: datetime
+    value: float
+    duration: timedelta | None = None
 
 
 def _ssl_context(config: UpstreamSettings) -> ssl.SSLContext | None:
@@ -215,26 +228,32 @@ class VtnLink:
         ven_id: str,
         report_request_id: str,
         report_specifier_id: str,
-        values: Sequence[tuple[str, datetime, float]],
+        values: Sequence[ReportValue],
+        report_id: str | None = None,
     ) -> Reply | None:
-        """oadrUpdateReport of ``values`` (rID, when, value); never sent empty: an empty
-        oadrReport is rejected by VTNs (openleadr's answers it with HTTP 500)."""
+        """oadrUpdateReport of ``values``, under ``report_id`` (its eiReportID; a fresh one
+        when None); never sent empty: an empty oadrReport is rejected by VTNs (openleadr's
+        answers it with HTTP 500)."""
         if not values:
             return None
         intervals = [
             objects.ReportInterval(
-                dtstart=when, report_payload=objects.ReportPayload(r_id=r_id, value=value)
+                dtstart=v.start, duration=v.duration,
+                report_payload=objects.ReportPayload(r_id=v.r_id, value=v.value),
             )
-            for r_id, when, value in values
-        ]
+            for v in values
+        ]  # fmt: skip
         report = objects.Report(
             report_request_id=report_request_id, report_specifier_id=report_specifier_id,
             report_name=enums.REPORT_NAME.TELEMETRY_USAGE, intervals=intervals,
             dtstart=min(i.dtstart for i in intervals),
         )  # fmt: skip
+        # openleadr's Report has no eiReportID field (its template reads ``report_id``, so
+        # a dataclass leaves it empty): the report goes to the template as a dict with it.
+        rendered = {**dataclasses.asdict(report), "report_id": report_id or utils.generate_id()}
         return await self.send(
             "EiReport", "oadrUpdateReport", ven_id=ven_id, request_id=utils.generate_id(),
-            reports=[report],
+            reports=[rendered],
         )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.domain.lifecycle import InvitationStatus
-from gateway.vtn.mapping import SCALE_TO_KW, OadrEventStatus
+from gateway.oadr20b.mapping import SCALE_TO_KW, OadrEventStatus
 
 SIMPLE_LEVEL_SHARE = {0: 0.0, 1: 10.0, 2: 25.0, 3: 50.0}
 

@@ -23,7 +23,7 @@ from gateway.upstream.connection import UpstreamConnection
 from gateway.upstream.invitations import UpstreamInvitations
 from gateway.upstream.port import VtnLink
 from gateway.upstream.reporting import Reporter
-from gateway.upstream.reports import OFFERS, UpstreamReports
+from gateway.upstream.reports import OFFERS, SettlementSource, UpstreamReports
 from gateway.upstream.store import UpstreamStore
 from gateway.upstream.ven import UpstreamVen
 
@@ -38,12 +38,13 @@ class UpstreamRunner:
         power: RedisPowerReader,
         lease: EventLease,
         link: VtnLink,
+        settlement: SettlementSource | None = None,
     ) -> None:
         self._clock = services.clock
         self.ven = UpstreamVen(link, config.ven_name, config.ven_id)
         self.invitations = UpstreamInvitations(config, services, store)
         self.answers = UpstreamAnswers(config, services, store)
-        self.reports = UpstreamReports(config.devices, services, store, power)
+        self.reports = UpstreamReports(config.devices, services, store, power, settlement)
         self.reporter = Reporter(self.ven, OFFERS, self.reports.value, store, self._clock.now)
         self.connection = UpstreamConnection(
             config, lease, self.ven, self.reporter, self.invitations.on_events, self.tick

@@ -223,7 +223,7 @@ def test_db_upgrade_applies_the_migrations(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(":", 1) for line in result.stdout.splitlines())
-    assert lines["applied"].strip() == lines["newest"].strip() == "0007"
+    assert lines["applied"].strip() == lines["newest"].strip() == "0017_vtn_metadata"
     assert (tmp_path / "state" / "gateway.db").is_file()
 
 

@@ -39,7 +39,7 @@ def test_fails_then_hangs(teardown_that_hangs):
 
 
 def _run(
-    tmp_path: Path, body: str, timeout: float
+    tmp_path: Path, body: str, timeout: float, processes: int = 0
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     tests = tmp_path / "tests"
     tests.mkdir()
@@ -52,15 +52,18 @@ def _run(
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
          "-c", str(REPO / "pyproject.toml"), "--rootdir", str(tmp_path),
-         "-o", f"timeout={timeout}", str(tests / "test_hang.py")],
+         "-o", f"timeout={timeout}", "-n", str(processes), str(tests / "test_hang.py")],
         cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return result, time.monotonic() - began
 
 
-def test_a_hung_test_fails_with_every_task_and_thread_dumped(tmp_path: Path) -> None:
-    result, took = _run(tmp_path, HANGING_TEST, timeout=2)
+@pytest.mark.parametrize("processes", [0, 2], ids=["one-process", "xdist"])
+def test_a_hung_test_fails_with_every_task_and_thread_dumped(
+    tmp_path: Path, processes: int
+) -> None:
+    result, took = _run(tmp_path, HANGING_TEST, timeout=2, processes=processes)
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert "1 failed" in out
@@ -76,4 +79,14 @@ def test_a_teardown_that_hangs_after_the_timeout_ends_the_run(tmp_path: Path) ->
     out = result.stdout + result.stderr
     assert result.returncode == 3, out  # the backstop's exit code
     assert "hung after its timeout too" in out
+    assert took < 60
+
+
+def test_under_xdist_a_teardown_that_hangs_costs_its_worker_not_the_run(tmp_path: Path) -> None:
+    """The backstop ends the worker process; xdist reports the test as crashed and goes on."""
+    result, took = _run(tmp_path, HANGING_TEARDOWN, timeout=2, processes=2)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "hung after its timeout too" in out
+    assert "crashed" in out  # xdist: "worker 'gw0' crashed while running ..."
     assert took < 60

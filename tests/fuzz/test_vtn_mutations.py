@@ -40,6 +40,9 @@ from tests.vtn.test_conformance import EI, SERVICES, Reply, post, provision, reg
 OADR = "http://openadr.org/oadr-2.0b/2012/07"
 VEN_ERROR_TABLES = frozenset({"ven_errors", "vens"})  # what recording a VEN's error changes
 CACHE = b":cache:"  # cached views, dropped when what they show changed
+# Each VEN's log of its last messages (diagnostics, ``gateway.oadr20b.message_log``): a refused
+# message is logged there as refused, which is no state the refusal changed.
+MESSAGE_LOG = b":vtn:messages:"
 EXAMPLES_PER_MUTATION = 25
 UNREGISTERED_VEN = "VEN_123"  # provisioned, never registered: 463, its polls too
 
@@ -84,6 +87,8 @@ async def redis_state(redis: Redis, prefix: str) -> dict[bytes, Any]:
     """Every key of this test's prefix with its value (the VTN writes strings and hashes)."""
     found: dict[bytes, Any] = {}
     async for key in redis.scan_iter(match=f"{prefix}*"):
+        if MESSAGE_LOG in key:
+            continue
         kind = (await redis.type(key)).decode()
         if kind == "string":
             found[key] = await redis.get(key)

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db.models import EventRow, InvitationRow, ProgramRow
+from gateway.db.models import EventRow, InvitationRow
 from gateway.domain.errors import NotFound
 from gateway.services.container import Services
 from gateway.services.program_checks import (
     devices_not_taking_part,
     load_program,
-    ven_takes_part_clause,
-    ven_takes_part_in,
+    vens_taking_part,
 )
 from tests.support import Api, MutableClock, in_minutes
 
@@ -84,6 +83,8 @@ async def test_the_default_program_takes_its_initial_values_from_the_settings(
         "test_events": True,
         "simple_levels": DEFAULT_LEVELS,
         "baseline_method": "mean_before_event",
+        "baseline_parameters": {},
+        "baseline_in_force": None,
         "refuse_overlap": False,
         "membership": "all",
         "is_default": True,
@@ -123,6 +124,8 @@ async def test_create_list_get_and_patch_a_program(api: Api, clock: MutableClock
     assert created == {
         **PEAK,
         "baseline_method": "mean_before_event",
+        "baseline_parameters": {},
+        "baseline_in_force": None,
         "membership": "enrolled",
         "is_default": False,
         "vens": [],
@@ -317,16 +320,14 @@ async def test_who_takes_part_as_invitations_and_the_vtn_will_ask(
         peak = await load_program(session, "peak")
         default = await load_program(session, "default")
         assert (peak.is_default, default.is_default) == (False, True)
-        assert await ven_takes_part_in(session, peak, "ven-in")
-        assert not await ven_takes_part_in(session, peak, "ven-out")
-        assert await ven_takes_part_in(session, default, "ven-out")
+        both = ["ven-in", "ven-out", "ven-unknown"]
+        assert await vens_taking_part(session, [peak, default], both) == {
+            ("peak", "ven-in"), ("default", "ven-in"), ("default", "ven-out"),
+            ("default", "ven-unknown"),
+        }  # fmt: skip
+        assert await vens_taking_part(session, [peak], []) == set()
         devices = ["dev-out", "dev-in", "dev-x"]
         assert await devices_not_taking_part(session, peak, devices) == ["dev-out", "dev-x"]
         assert await devices_not_taking_part(session, default, devices) == []
-        for ven, wanted in (("ven-in", ["default", "peak"]), ("ven-out", ["default"])):
-            found = await session.scalars(
-                select(ProgramRow.id).where(ven_takes_part_clause(ven)).order_by(ProgramRow.id)
-            )
-            assert list(found) == wanted, ven
         with pytest.raises(NotFound):
             await load_program(session, "nope")

@@ -913,6 +913,13 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "id": "dev-new", "timezone": "Europe/Paris", "ven_id": "ven-1", "resource_id": "res-new",
     },
     ("PUT", "/api/devices/{device_id}/instructions"): {"instructions": {"17": "participation"}},
+    ("PATCH", "/api/devices/{device_id}"): {
+        "timezone": "Europe/Paris", "ven_id": "ven-1", "resource_id": "res-2",
+    },
+    ("PATCH", "/api/vens/{ven_id}"): {
+        "name": "ven-renamed", "fingerprint": "AA:BB:CC:DD:EE:FF:00:11:22:33",
+        "push_address_style": "bare",
+    },
     ("POST", "/api/vens"): {
         "name": "ven-new", "fingerprint": "AA:BB:CC:DD:EE:FF:00:11:22:33", "ven_id": "ven-new",
     },
@@ -929,9 +936,11 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/events"): {
         "start_time": "{later}", "duration_minutes": 15, "devices": ["dev-1"], "target_kw": 1.0,
-        "program_id": "default",
+        "program_id": "default", "response_required": "always",
     },
-    ("POST", "/api/events/{event_id}/cancel"): {"reason": "not needed"},
+    ("POST", "/api/events/{event_id}/cancel"): {
+        "reason": "not needed", "response_required": "always",
+    },
     ("PUT", "/api/auto-response"): {"enabled": True, "max_reduction_percentage": 50.0},
     ("POST", "/api/programs"): {
         "id": "new-program", "name": "New program", "market_context": "urn:new",
@@ -941,6 +950,20 @@ FULL_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/programs/{program_id}"): {
         "name": "Renamed", "market_context": "urn:renamed", "description": "renamed",
         "baseline_method": "mean_before_event", "membership": "all",
+    },
+    ("POST", "/api/meter-history"): {
+        "csv": "device_id,interval_start,kwh\ndev-1,2020-01-01T00:00:00Z,1.0\n",
+    },
+    ("POST", "/api/oadr3/clients"): {"client_id": "bl-text", "role": "BL", "scopes": ["read_all"]},
+    ("POST", "/api/vens/{ven_id}/report-requests"): {
+        "report_name": "TELEMETRY_STATUS", "r_ids": ["status"], "start": "{later}",
+    },
+    ("POST", "/api/vens/{ven_id}/report-requests/{report_request_id}/cancel"): {
+        "report_to_follow": False,
+    },
+    ("PUT", "/api/events/{event_id}"): {
+        "start_time": "{later}", "duration_minutes": 15, "target_kw": 1.0,
+        "response_required": "always",
     },
 }  # fmt: skip
 ROUTES_WITH_BODY = sorted((r.method, r.path) for r in ROUTES if r.body is not None)
@@ -1043,6 +1066,7 @@ class TestTextThatCannotBeStored:
         return {
             "device_id": "dev-1", "ven_id": ven["ven_id"], "invitation_id": invitation["id"],
             "event_id": event["id"], "later": in_minutes(180, clock), "program_id": program["id"],
+            "report_request_id": "rr-none", "client_id": "client-none",
         }  # fmt: skip
 
     @pytest.mark.parametrize(("method", "path"), ROUTES_WITH_TEXT)

@@ -341,6 +341,67 @@ def update_report(
     )
 
 
+@dataclass(frozen=True)
+class Status:
+    """One TELEMETRY_STATUS value (oadrPayloadResourceStatus); None: left out."""
+
+    r_id: str
+    online: bool
+    manual_override: bool
+    at: datetime
+    level_offset: float | None = None
+
+
+def status_report(
+    request_id: str,
+    ven_id: str,
+    *,
+    report_request_id: str,
+    specifier_id: str,
+    statuses: Sequence[Status],
+    created: datetime,
+) -> etree._Element:
+    """An oadrUpdateReport of TELEMETRY_STATUS: one interval per status."""
+    intervals = []
+    for s in statuses:
+        control = None
+        if s.level_offset is not None:
+            control = el(
+                "oadr:oadrLoadControlState",
+                el("oadr:oadrLevelOffset", el("oadr:oadrCurrent", repr(s.level_offset))),
+            )
+        intervals.append(
+            el(
+                "ei:interval",
+                el("xcal:dtstart", el("xcal:date-time", date_time(s.at))),
+                el(
+                    "oadr:oadrReportPayload",
+                    el("ei:rID", s.r_id),
+                    el(
+                        "oadr:oadrPayloadResourceStatus",
+                        el("oadr:oadrOnline", s.online),
+                        el("oadr:oadrManualOverride", s.manual_override),
+                        control,
+                    ),
+                ),
+            )
+        )
+    return message(
+        "oadrUpdateReport",
+        el("pyld:requestID", request_id),
+        el(
+            "oadr:oadrReport",
+            el("xcal:dtstart", el("xcal:date-time", date_time(created))),
+            el("strm:intervals", *intervals),
+            el("ei:reportRequestID", report_request_id),
+            el("ei:reportSpecifierID", specifier_id),
+            el("ei:reportName", "TELEMETRY_STATUS"),
+            el("ei:createdDateTime", date_time(created)),
+        ),
+        el("ei:venID", ven_id),
+    )
+
+
 def create_report(
     request_id: str,
     ven_id: str,

@@ -228,11 +228,14 @@ def report_request_ids(answer: Answer, context: Context) -> Iterator[str]:
 def report_granularity(answer: Answer, context: Context) -> Iterator[str]:
     """ "rIDs from VEN metadata; granularity >0 not below that rID's oadrMinPeriod; … no
     itemBase" (TH CreateReport checks), and not above its oadrMaxPeriod: a VEN refuses a
-    sampling rate outside the range it offered."""
+    sampling rate outside the range it offered. A granularity of 0 asks for one report (or
+    one on each change): the cases ask for it (P019, P045, P055, P058), so the range rule is
+    for periodic requests; below 0 is always wrong."""
     for request in answer.report_requests:
         where = request.report_request_id
-        if request.granularity <= timedelta():
+        if request.granularity < timedelta():
             yield f"{where}: granularity {request.granularity}"
+        one_shot = request.granularity == timedelta()
         for payload in request.payloads:
             if payload.has_item_base:
                 yield f"{where}: specifierPayload {payload.r_id} carries an itemBase"
@@ -240,7 +243,7 @@ def report_granularity(answer: Answer, context: Context) -> Iterator[str]:
                 yield f"{where}: rID {payload.r_id} was never offered"
                 continue
             low, high = context.offered[payload.r_id]
-            if not low <= request.granularity <= high:
+            if not one_shot and not low <= request.granularity <= high:
                 yield (
                     f"{where}: granularity {request.granularity} for rID {payload.r_id}, "
                     f"offered {low} to {high}"

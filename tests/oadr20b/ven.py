@@ -23,7 +23,7 @@ from tests.oadr20b import messages
 from tests.oadr20b.answers import Answer, Event, ReportRequest
 from tests.oadr20b.dialects import Dialect
 from tests.oadr20b.messages import EventReply, OfferedReport, Reading
-from tests.oadr20b.namespaces import qname
+from tests.oadr20b.namespaces import el, qname
 from tests.oadr20b.profile import KNOWN_GAPS, Context, violations
 from tests.oadr20b.schema import schema_errors
 from tests.oadr20b.signing import Signer
@@ -53,6 +53,7 @@ SERVICE_OF = {
     "oadrRequestEvent": "EiEvent", "oadrCreatedEvent": "EiEvent", "oadrRegisterReport": "EiReport",
     "oadrCreatedReport": "EiReport", "oadrUpdateReport": "EiReport",
     "oadrCanceledReport": "EiReport", "oadrCreateOpt": "EiOpt", "oadrCancelOpt": "EiOpt",
+    "oadrCreateReport": "EiReport", "oadrCancelReport": "EiReport",  # of the VTN's reports
 }  # fmt: skip
 
 
@@ -167,6 +168,21 @@ class RawVen:
             self.ven_id = answer.field("ei:venID")
             self.registration_id = answer.field("ei:registrationID")
         return answer
+
+    async def take_vtn_metadata(self) -> Answer:
+        """The VTN's METADATA oadrRegisterReport, which the poll after a registration brings,
+        acknowledged with oadrRegisteredReport; the oadrRegisterReport."""
+        register = await self.poll()
+        if register.message_type != "oadrRegisterReport":
+            raise VtnAnswerError(f"after registration: {register.message_type}, not metadata")
+        body = messages.message(
+            "oadrRegisteredReport",
+            messages.ei_response(200, "OK", register.field("pyld:requestID") or ""),
+            el("ei:venID", self.id),
+        )
+        answer = await self.post("EiReport", self.serialize(body))
+        self.check(answer, "oadrResponse", None)
+        return register
 
     async def poll(self) -> Answer:
         answer = await self.post("OadrPoll", self.serialize(messages.poll(self.id)))

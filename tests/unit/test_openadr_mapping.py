@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,9 +14,10 @@ from gateway.domain.programs import (
     SimpleLevel,
 )
 from gateway.domain.ven_events import InvitationFacts, InvitedDevice
-from gateway.vtn.mapping import (
+from gateway.oadr20b.mapping import (
     OadrEventStatus,
     after_delivery,
+    awaits_cancel_ack,
     needs_distribute,
     simple_level,
     snapshot,
@@ -106,7 +108,8 @@ def test_news_is_new_modified_or_changed_status_and_told_once() -> None:
 
 
 def test_an_ended_event_is_listed_until_told_then_dropped_quietly() -> None:
-    event = ven_events(facts(cancelled=True))["ven-a"]
+    # A cancel the VEN acknowledged (2.0b: it answers an "always" event's cancel).
+    event = replace(ven_events(facts(cancelled=True))["ven-a"], cancel_acknowledged=True)
     now = T0
     told = {"inv-1": [0, "far"]}
     shown = visible([event], told, now, NEAR)
@@ -117,6 +120,13 @@ def test_an_ended_event_is_listed_until_told_then_dropped_quietly() -> None:
     assert told == {"inv-1": [0, "cancelled"]}
     assert visible([event], told, now, NEAR) == []
     assert not needs_distribute({}, told)
+
+
+def test_an_unacknowledged_cancel_stays_listed() -> None:
+    event = ven_events(facts(cancelled=True))["ven-a"]
+    told = {"inv-1": [0, "cancelled"]}
+    assert awaits_cancel_ack(event, T0, NEAR)
+    assert [e.event_id for e in visible([event], told, T0, NEAR)] == ["inv-1"]
 
 
 def test_an_open_event_that_vanished_is_news() -> None:

@@ -33,6 +33,15 @@ class Utility:
     opts: list[tuple[str, str]] = field(default_factory=list)  # (event_id, opt_type)
     created_opts: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    # The same values by report specifier, then rID: what a utility attributes to a report.
+    by_report: dict[str, dict[str, list[tuple[datetime, float]]]] = field(default_factory=dict)
+    # Every EiReport exchange as raw bytes (request, answer), read without openleadr.
+    exchanges: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # The granularity asked for each report whose specifier starts so (default: 1 s).
+    granularity: dict[str, timedelta] = field(default_factory=dict)
+    # Final reduction reports still to refuse (HTTP 503), and when each refused one came.
+    refuse_finals: int = 0
+    refused_at: list[float] = field(default_factory=list)
     registrations: int = 0
     scheme: str = "http"
 
@@ -125,14 +134,33 @@ async def start_utility(port: int, pki: DevPki | None = None, ven_cert: str = ""
 
     def on_register_report(report: dict[str, Any]) -> list[tuple[Any, ...]]:
         requests = []
+        specifier = str(report["report_specifier_id"])
+        every = next(
+            (g for prefix, g in utility.granularity.items() if specifier.startswith(prefix)),
+            timedelta(seconds=1),
+        )
         for description in report["report_descriptions"]:
             r_id = description["r_id"]
 
             def collect(data: list[tuple[datetime, float]], r_id: str = r_id) -> None:
                 utility.reports.setdefault(r_id, []).extend(data)
+                utility.by_report.setdefault(specifier, {}).setdefault(r_id, []).extend(data)
 
-            requests.append((r_id, collect, timedelta(seconds=1)))
+            requests.append((r_id, collect, every))
         return requests
+
+    @web.middleware
+    async def keep_reports(request: web.Request, handler: Any) -> web.StreamResponse:
+        if utility.refuse_finals > 0 and b"/final</" in await request.read():
+            utility.refuse_finals -= 1
+            utility.refused_at.append(asyncio.get_running_loop().time())
+            return web.Response(status=503)
+        response = await handler(request)
+        if request.path.endswith("/EiReport") and isinstance(response, web.Response):
+            body = response.body
+            answer = bytes(body) if isinstance(body, bytes | bytearray) else b""
+            utility.exchanges.append((await request.read(), answer))
+        return response
 
     async def ei_opt(request: web.Request) -> web.Response:
         # openleadr 0.5.36 serves no EiOpt; the utility here takes opts and acknowledges them.
@@ -148,6 +176,7 @@ async def start_utility(port: int, pki: DevPki | None = None, ven_cert: str = ""
         return web.Response(text=body, content_type="application/xml")
 
     server.app.router.add_post("/OpenADR2/Simple/2.0b/EiOpt", ei_opt)
+    server.app.middlewares.append(keep_reports)
     server.add_handler("on_create_party_registration", on_create_party_registration)
     server.add_handler("on_register_report", on_register_report)
     server.add_handler("on_update_report", lambda payload: None)

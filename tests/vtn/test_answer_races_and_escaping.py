@@ -8,9 +8,9 @@ from pathlib import Path
 from lxml import etree
 from openleadr.messaging import XML_SCHEMA, create_message, parse_message
 
+from gateway.oadr20b.codec import Encoder
+from gateway.oadr20b.signing import SigningKey
 from gateway.security.certs import init_dev_pki
-from gateway.vtn.codec import Encoder
-from gateway.vtn.signing import SigningKey
 from tests.support import Api, in_minutes
 from tests.vtn.conftest import VenFactory
 from tests.vtn.test_ven_flow import Inbox, _created, provision, raw, register

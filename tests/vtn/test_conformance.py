@@ -86,7 +86,7 @@ ANSWERED_WITH = {
 #       message to validate (the spec does not order the checks; a bare AND schema-invalid
 #       file gets 459, not 454).
 #   454 Invalid data: enveloped but not valid against oadr_20b.xsd, unless its only error is a
-#       deviation the VTN tolerates by default (vtn_schema = "tolerant", gateway.vtn.tolerance:
+#       deviation the VTN tolerates by default (vtn_schema = "tolerant", gateway.oadr20b.tolerance:
 #       here, an unqualified schemaVersion); it then goes on as if valid.
 #   452 Invalid ID: valid, but its venID is not known to this VTN (or it carries none).
 #   200: oadrQueryRegistration, which any party may send before it has a venID.
@@ -338,7 +338,9 @@ async def provision(api: Api, ven_id: str, devices: dict[str, str] | None = None
         await api.device(device_id, ven_id=ven_id, resource_id=resource_id)
 
 
-async def register(api: Api, ven_id: str) -> str:
+async def register(api: Api, ven_id: str, *, take_metadata: bool = False) -> str:
+    """Register ``ven_id``; with ``take_metadata``, poll once for the VTN's METADATA report
+    it is owed from then (nothing else may be waiting for it yet)."""
     message = create_message(
         "oadrCreatePartyRegistration",
         request_id="reg-1",
@@ -358,6 +360,9 @@ async def register(api: Api, ven_id: str) -> str:
     registration_id = reply.data["registration_id"]
     assert isinstance(registration_id, str)
     assert registration_id
+    if take_metadata:
+        reply = await poll(api, ven_id)
+        assert reply.message_type == "oadrRegisterReport"
     return registration_id
 
 
@@ -376,6 +381,8 @@ async def test_openleadr_samples_from_a_registered_ven(
     assert (reply.message_type, reply.outcome) == ("oadrDistributeEvent", 200)
     [event] = reply.data["events"]
     assert event["event_descriptor"]["event_id"] == invitation["id"]
+    reply = await post(api.client, "OadrPoll", corpus("openleadr-docs__oadrPoll.xml"))
+    assert reply.message_type == "oadrRegisterReport"  # the VTN's METADATA, after the events
     reply = await post(api.client, "OadrPoll", corpus("openleadr-docs__oadrPoll.xml"))
     assert (reply.message_type, reply.outcome) == ("oadrResponse", 200)  # nothing new
 
@@ -439,7 +446,7 @@ async def test_a_known_but_unregistered_ven_is_refused_463(api: Api) -> None:
 async def test_epri_report_registrations_are_taken(api: Api) -> None:
     ven_id = "2429dcc1f1bf975ca04a"
     await provision(api, ven_id)
-    await register(api, ven_id)
+    await register(api, ven_id, take_metadata=True)
     names = sorted(p.name for p in CORPUS.glob("eprivtn__register_report*.xml"))
     assert len(names) == 9
     for name in names:
@@ -470,7 +477,7 @@ async def test_epri_report_registrations_are_taken(api: Api) -> None:
 async def test_an_epri_history_registration_asks_for_nothing(api: Api) -> None:
     ven_id = "2429dcc1f1bf975ca04a"
     await provision(api, ven_id)
-    await register(api, ven_id)
+    await register(api, ven_id, take_metadata=True)
     reply = await post(api.client, "EiReport", corpus("eprivtn__register_report_power_real.xml"))
     assert (reply.message_type, reply.outcome) == ("oadrRegisteredReport", 200)
     reply = await poll(api, ven_id)  # METADATA_HISTORY_USAGE only: no oadrCreateReport
@@ -486,7 +493,7 @@ async def test_an_epri_update_with_several_payloads_per_interval(
     update = corpus("eprivtn__update_report1.xml")
     power_key = f"{settings.redis_prefix}power:wh"
     await provision(api, ven_id, {"wh": "water-heater"})
-    await register(api, ven_id)
+    await register(api, ven_id, take_metadata=True)
 
     reply = await post(api.client, "EiReport", update)
     # Nothing registered nor requested yet: 452 Invalid ID, and nothing written.

@@ -14,7 +14,7 @@ from sqlalchemy import event, insert, select
 from gateway.db import migrate
 from gateway.db.engine import Database
 from gateway.db.models import VenRow
-from gateway.vtn.store import TOUCH_CHUNK, VtnStore
+from gateway.oadr20b.store import TOUCH_CHUNK, VtnStore
 
 VENS = 2 * TOUCH_CHUNK + 7
 T0 = datetime(2030, 1, 15, 17, 0, tzinfo=UTC)

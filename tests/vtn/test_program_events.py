@@ -225,3 +225,27 @@ async def test_a_program_change_reloads_only_the_vens_it_concerns(
     await api.put("/api/programs/peak/vens/ven-b", None, status=200)
     assert await state.get("ven-a") is entry_a
     assert await state.get("ven-b") is not entry_b
+
+
+async def test_a_ven_gets_a_programs_events_only_while_it_takes_part(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    ven_a = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    ven_b = await registered(api, vens, "ven-b", {"b1": "rb1"})
+    await peak_with(api, "ven-a", ["a1", "b1"])  # b1 is enrolled, its VEN is not
+    refused = await api.invite(["a1", "b1"], status=422, program_id="peak")
+    assert [(f["field"], f["message"]) for f in refused["fields"]] == [
+        ("devices", "not taking part in program peak: b1")
+    ]
+    made = await api.invite(["a1"], event_time=in_minutes(10, clock), program_id="peak")
+    assert [e.event_id for e in (await ven_a.poll()).events] == [made["id"]]
+    assert (await ven_b.poll()).message_type == "oadrResponse"  # nothing for ven-b
+    # Taken out of the program, ven-a is sent a distribute without the event (2.0b: an
+    # event missing from it is gone), and no longer sees it.
+    await api.delete("/api/programs/peak/vens/ven-a", status=200)
+    gone = await ven_a.poll()
+    assert (gone.message_type, gone.events) == ("oadrDistributeEvent", [])
+    assert (await ven_a.poll()).message_type == "oadrResponse"
+    # Enrolled again, it is sent the event again.
+    await api.put("/api/programs/peak/vens/ven-a", None, status=200)
+    assert [e.event_id for e in (await ven_a.poll()).events] == [made["id"]]

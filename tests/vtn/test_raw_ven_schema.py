@@ -99,7 +99,7 @@ async def test_a_signed_volttron_ven_is_still_held_to_its_signature(
     await provision(api, "ven-v", {"a1": "ra1"}, fingerprint=pki.vens[0].fingerprint)
     ven = vens("ven-v", ven_id="ven-v", dialect=volttron, signer=mine)
     assert (await ven.register()).code == 200
-    assert (await ven.poll()).code == 200
+    await ven.take_vtn_metadata()
 
     reports = [OfferedReport("telemetry", [POINT])]
     signed = ven.serialize(messages.register_report("rr-1", ven.id, reports, ven.now()))

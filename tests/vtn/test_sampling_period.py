@@ -1,4 +1,4 @@
-"""The sampling period asked of a VEN's report point (``gateway.vtn.mapping``): the setting,
+"""The sampling period asked of a VEN's report point (``gateway.oadr20b.mapping``): the setting,
 moved into the range the VEN offered (oadrMinPeriod..oadrMaxPeriod)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.vtn.mapping import sampling_period
+from gateway.oadr20b.mapping import sampling_period
 
 S = timedelta(seconds=1)
 

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from gateway.app import SERVICES, VTN
-from tests.support import Api
+from gateway.oadr20b.state import BULK_RELOAD_MIN_VENS, VtnState
+from tests.support import Api, in_minutes
 from tests.vtn.conftest import VenFactory
 from tests.vtn.test_ven_flow import Inbox, provision, register
+
+
+async def subscribed(state: VtnState) -> None:
+    """Until the change feed is heard: its first subscription marks everything stale (a
+    reload the steady-state count would otherwise take for one per poll)."""
+    for _ in range(1000):
+        if state.subscribed:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the VTN's change feed was not subscribed within 10 s")
 
 
 async def test_only_the_vens_a_change_concerns_reload(
     client: TestClient[Any, Any], api: Api, make_ven: VenFactory
 ) -> None:
     state = client.app[VTN].state
+    await subscribed(state)
     await provision(api, "ven-a", {"a1": "ra1"})
     await provision(api, "ven-b", {"b1": "rb1"})
     ven_a, ven_b = make_ven("ven-a", ven_id="ven-a"), make_ven("ven-b", ven_id="ven-b")
@@ -41,3 +54,35 @@ async def test_only_the_vens_a_change_concerns_reload(
     assert await state.get("ven-a") is not entry_a
     assert len(inbox_a.of("oadrDistributeEvent")) == 1
     assert inbox_b.of("oadrDistributeEvent") == []
+
+
+async def test_an_invitation_of_many_vens_reloads_them_in_one_read(
+    client: TestClient[Any, Any], api: Api
+) -> None:
+    """Sixty VENs in one invitation: one read of everyone, not sixty on their next polls;
+    and a change heard while that read is under way is read again (never left stale)."""
+    state = client.app[VTN].state
+    await subscribed(state)
+    names = [f"ven-{n:02d}" for n in range(BULK_RELOAD_MIN_VENS + 10)]
+    for name in names:
+        await provision(api, name, {f"{name}-d": f"{name}-r"})
+    await state.load_everything()
+    for name in names:
+        assert await state.get(name) is not None
+    devices = [f"{name}-d" for name in names]
+    before = state.reloads
+    first = await api.invite(devices)
+    await client.app[SERVICES].publisher.flush()
+    views = [await state.get(name) for name in names]
+    assert all(v is not None and [e.event_id for e in v.events] == [first["id"]]
+               for v in views)  # fmt: skip
+    assert state.reloads - before == 1  # everyone at once, not a read per VEN
+
+    before = state.reloads
+    second = await api.invite(devices, event_time=in_minutes(300))
+    await client.app[SERVICES].publisher.flush()
+    state.invalidate()  # heard while the bulk read runs: what it finds is stale
+    views = [await state.get(name) for name in names]
+    assert all(v is not None and [e.event_id for e in v.events] == [first["id"], second["id"]]
+               for v in views)  # fmt: skip
+    assert state.reloads - before == 2  # read again once

@@ -32,10 +32,10 @@ from openleadr.messaging import (
 )
 from openleadr.utils import datetimeformat
 
+from gateway.oadr20b.codec import Encoder
+from gateway.oadr20b.signing import SigningKey
 from gateway.security.certs import DevPki, IssuedCert, KeyType, init_dev_pki
 from gateway.settings import Settings
-from gateway.vtn.codec import Encoder
-from gateway.vtn.signing import SigningKey
 from tests.support import Api, free_port
 from tests.vtn.conftest import VTN_PATH, VenFactory, eventually
 from tests.vtn.test_ven_flow import Inbox, answering, register
@@ -259,9 +259,10 @@ async def test_a_provisioned_ven_registers_polls_and_answers_over_mutual_tls(
         "oadrCreatedPartyRegistration",
         "oadrDistributeEvent",
         "oadrResponse",  # to the oadrCreatedEvent
-        "oadrResponse",  # the last poll: nothing new
+        "oadrRegisterReport",  # the last poll: the VTN's METADATA, once nothing else waits
+        "oadrResponse",  # to the VEN's oadrRegisteredReport
     ]
-    assert all(p["response"]["response_code"] == 200 for _, p in inbox.messages)
+    assert all(p["response"]["response_code"] == 200 for t, p in inbox.messages if "response" in p)
 
     # Every message went signed each way, with the key type's algorithm; the VEN checked every
     # answer against the VTN fingerprint it was given (one that failed would not be parsed).
@@ -269,8 +270,8 @@ async def test_a_provisioned_ven_registers_polls_and_answers_over_mutual_tls(
         "ec": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
         "rsa": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     }[key_type]
-    assert len(sent) == 5
-    assert len(received) == 5
+    assert len(sent) == 6
+    assert len(received) == 6
     for xml in sent + received:
         assert signature_algorithms(xml) == [algorithm], xml[:300]
 
@@ -490,7 +491,7 @@ async def test_a_replayed_signed_message_is_refused(gateway: Gateway) -> None:
 
     poll = signed("oadrPoll", me, ven_id="ven-a")
     first = await gateway.post("OadrPoll", poll, tls_as=me)
-    assert (first.message_type, first.code) == ("oadrResponse", 200)
+    assert first.message_type == "oadrRegisterReport"  # the VTN's METADATA, after registering
     again = await gateway.post("OadrPoll", poll, tls_as=me)
     assert (again.message_type, again.code) == ("oadrResponse", NOT_AUTHORIZED)
     assert "replayed" in again.payload["response"]["response_description"]
@@ -579,7 +580,8 @@ async def test_a_client_without_a_certificate_is_refused_at_the_tls_handshake(
         assert answer == b""
     assert await gateway.registrations() == before
     # The VTN is still there for a VEN with its certificate.
-    assert (await gateway.post("OadrPoll", poll, tls_as=gateway.ven("ven-a"))).code == 200
+    polled = await gateway.post("OadrPoll", poll, tls_as=gateway.ven("ven-a"))
+    assert polled.message_type == "oadrRegisterReport"  # the VTN's METADATA: it was answered
 
 
 def settings_port(gateway: Gateway) -> int:
@@ -625,7 +627,8 @@ class TestProxyHeader:
         assert [t for t, _ in inbox.messages] == [
             "oadrCreatedPartyRegistration",
             "oadrCreatedPartyRegistration",
-            "oadrResponse",
+            "oadrRegisterReport",  # the VTN's METADATA
+            "oadrResponse",  # to the VEN's oadrRegisteredReport
         ]
         listed = await gateway.api.get("/api/vens/ven-a")
         assert (listed["registered"], listed["registration_id"]) == (True, ven.registration_id)
@@ -702,7 +705,7 @@ class TestPlainHttp:
         for body in (_edit_nonce(poll), signed("oadrPoll", gateway.ven("ven-b"), ven_id="ven-a")):
             answer = await gateway.post("OadrPoll", body)
             assert (answer.message_type, answer.code) == ("oadrResponse", NOT_AUTHORIZED)
-        assert (await gateway.post("OadrPoll", poll)).code == 200
+        assert (await gateway.post("OadrPoll", poll)).message_type == "oadrRegisterReport"
 
 
 # --- 5. signing cost: the key is read once -------------------------------------------------

@@ -356,7 +356,11 @@ async def test_modification_and_cancellation_reach_the_ven(api: Api, make_ven: V
     event_view = await api.get(f"/api/events/{rescheduled['event_id']}")
     assert event_view["status"] == "cancelled"
 
-    # Told once: the next poll has nothing new.
+    # Told once: the next poll has nothing new but the VTN's METADATA (owed since
+    # registration, after everything else), which the VEN acknowledges; then nothing.
+    before = len(inbox.messages)
+    await ven._poll()
+    assert [t for t, _ in inbox.messages[before:]] == ["oadrRegisterReport", "oadrResponse"]
     before = len(inbox.messages)
     await ven._poll()
     assert [t for t, _ in inbox.messages[before:]] == ["oadrResponse"]

@@ -49,6 +49,7 @@ class VenAnswerOutcome:
     changed: tuple[str, ...] = ()
     refused: str | None = None  # why the answer could not change, when it could not
     acknowledged: bool = False  # the event is cancelled: the answer acknowledged the cancel
+    kept_by_opt: tuple[str, ...] = ()  # devices whose earlier oadrCreateOpt answer stands
 
 
 class VenAnswers:

@@ -17,6 +17,7 @@ from typing import Any
 
 class ChangeKind(StrEnum):
     INVITATION = "invitation"  # its terms, answers or status: its VENs, and those of device_ids
+    EVENT = "event"  # a direct event (no invitation), ``event_id``: the VENs of device_ids
     DEVICE = "device"  # the devices were given to ``ven_id`` (registered)
     VEN = "ven"  # ``ven_id``'s own standing changed: enrolled in a program or removed, or an
     #              operator's request (cancel, re-register) waits for it
@@ -32,11 +33,13 @@ class VenChange:
     ven_id: str | None = None
     program_id: str | None = None
     message_id: str | None = None  # the dr_events message it came with (set by the outbox)
+    event_id: str | None = None  # a direct event's (EVENT)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,
             "invitation_id": self.invitation_id,
+            "event_id": self.event_id,
             "device_ids": list(self.device_ids),
             "ven_id": self.ven_id,
             "program_id": self.program_id,
@@ -53,6 +56,7 @@ class VenChange:
             return cls(
                 kind=ChangeKind(raw["kind"]),
                 invitation_id=_text(raw.get("invitation_id")),
+                event_id=_text(raw.get("event_id")),
                 device_ids=tuple(str(d) for d in devices),
                 ven_id=_text(raw.get("ven_id")),
                 program_id=_text(raw.get("program_id")),

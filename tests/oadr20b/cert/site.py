@@ -32,7 +32,7 @@ EXPECTED_API = {
     # The operator asks a VEN for a report (R1_3010-3190) and cancels it (R1_3040/3045).
     "report_request": "/api/vens/{ven_id}/report-requests",
     "cancel_report_request": "/api/vens/{ven_id}/report-requests/{report_request_id}/cancel",
-    # The operator republishes the VTN's METADATA report to every VEN (R1_3120).
+    # The operator republishes the VTN's METADATA report to every VEN (R1_3120): there now.
     "publish_metadata": "/api/vtn/metadata/publish",
     # A VEN's opt schedules as the VTN holds them (P1_2040).
     "opts": "/api/vens/{ven_id}/opts",
@@ -74,10 +74,12 @@ class CertGateway:
         return Party(self.vens(ven_id, ven_id=ven_id), names, resources)
 
     async def party(self, devices: int = 1) -> Party:
-        """A VEN with ``devices`` devices, registered."""
+        """A VEN with ``devices`` devices, registered, the VTN's METADATA report it was sent
+        after registering acknowledged."""
         party = await self.provision(devices)
         answer = await party.ven.register()
         assert answer.code == 200, answer.description
+        await party.ven.take_vtn_metadata()
         return party
 
     async def invite(
@@ -198,7 +200,7 @@ def event_node(answer: Answer, event_id: str) -> etree._Element:
 
 
 def active_period_text(answer: Answer, event_id: str, path: str) -> str | None:
-    """A property of the event's active period, e.g. ``xcal:x-eiRampUp/xcal:duration/...``."""
+    """A property of the event's active period, e.g. ``ei:x-eiRampUp/xcal:duration``."""
     properties = find(event_node(answer, event_id), "ei:eiEvent/ei:eiActivePeriod/xcal:properties")
     assert properties is not None
     return text(properties, path)

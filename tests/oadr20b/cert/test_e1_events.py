@@ -14,12 +14,6 @@ from tests.oadr20b.messages import EventReply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NEEDS_PRICE = pytest.mark.xfail(
-    strict=True,
-    reason="needs operator events with explicit signals: ELECTRICITY_PRICE for resources "
-    "(POST /api/events with signals) (#9)",
-)
-
 
 async def _p010(gateway: CertGateway, devices: int = 2) -> tuple[Party, str]:
     """P010: +10 min, one 5-min interval, ELECTRICITY_PRICE 3.14 for two resources."""
@@ -45,7 +39,6 @@ async def test_E1_1010_operator_clears_the_vens_events(gateway: CertGateway) -> 
     ], cleared.body[:300]
 
 
-@NEEDS_PRICE
 async def test_E1_1020_event_with_two_intervals_and_two_resources(gateway: CertGateway) -> None:
     party, event_id = await _p010(gateway)
     answer = await poll_until(party.ven, "oadrDistributeEvent")
@@ -58,9 +51,6 @@ async def test_E1_1020_event_with_two_intervals_and_two_resources(gateway: CertG
     assert (await party.ven.answer_events(answer)).code == 200
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs operator events with a LOAD_DISPATCH setpoint signal (#9)"
-)
 async def test_E1_1025_load_dispatch_setpoint(gateway: CertGateway) -> None:
     """P038: +1 min, 5 min, LOAD_DISPATCH setpoint powerReal 40."""
     party = await gateway.party()
@@ -75,9 +65,6 @@ async def test_E1_1025_load_dispatch_setpoint(gateway: CertGateway) -> None:
     assert (await party.ven.answer_events(answer)).code == 200
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs operator events of several intervals with an event baseline (#9)"
-)
 async def test_E1_1027_price_intervals_with_a_baseline(gateway: CertGateway) -> None:
     """P041: price +10 min, 2 h, intervals 3.14/3.17, two resources, baseline a day earlier
     3.05/3.08."""
@@ -98,7 +85,6 @@ async def test_E1_1027_price_intervals_with_a_baseline(gateway: CertGateway) -> 
     assert (await party.ven.answer_events(answer)).code == 200
 
 
-@NEEDS_PRICE
 async def test_E1_1030_price_event_modified(gateway: CertGateway) -> None:
     """P010, then P011: the first interval moved to +10 min: modificationNumber 1."""
     party, event_id = await _p010(gateway)
@@ -112,7 +98,6 @@ async def test_E1_1030_price_event_modified(gateway: CertGateway) -> None:
     assert (await ven.answer_events(second)).code == 200
 
 
-@NEEDS_PRICE
 async def test_E1_1040_simple_and_price_events_together(gateway: CertGateway) -> None:
     """P012: SIMPLE 2 at +1 min and ELECTRICITY_PRICE 3.13 at +10 min: one payload, two
     events, one oadrCreatedEvent each."""
@@ -126,7 +111,6 @@ async def test_E1_1040_simple_and_price_events_together(gateway: CertGateway) ->
         assert (await party.ven.answer_events(answer, [reply])).code == 200
 
 
-@NEEDS_PRICE
 async def test_E1_1050_price_event_by_request_event(gateway: CertGateway) -> None:
     party, event_id = await _p010(gateway)
     ven = party.ven
@@ -135,7 +119,6 @@ async def test_E1_1050_price_event_by_request_event(gateway: CertGateway) -> Non
     assert (await ven.answer_events(answer)).code == 200
 
 
-@NEEDS_PRICE
 async def test_E1_1060_price_event_opted_out_by_create_opt(gateway: CertGateway) -> None:
     party, event_id = await _p010(gateway)
     ven = party.ven
@@ -149,7 +132,6 @@ async def test_E1_1060_price_event_opted_out_by_create_opt(gateway: CertGateway)
     assert opt.code == 200
 
 
-@NEEDS_PRICE
 async def test_E1_1065_create_opt_beats_a_later_created_event(gateway: CertGateway) -> None:
     """P040: opted in by oadrCreateOpt for resource 2, then an oadrCreatedEvent optOut: the
     operator still sees resource 2 opted in."""
@@ -163,11 +145,11 @@ async def test_E1_1065_create_opt_beats_a_later_created_event(gateway: CertGatew
     ))  # fmt: skip
     assert opt.code == 200
     assert (await ven.answer_events(answer, opt="optOut")).code == 200
-    # Each device's opt as the event view is expected to show it (#9): the oadrCreateOpt
-    # stands, the later optOut of the oadrCreatedEvent is ignored for resource 2.
+    # Each device's opt as the event view shows it: the oadrCreateOpt stands, the later
+    # optOut of the oadrCreatedEvent is ignored for resource 2 and taken for resource 1.
     view = await gateway.api.get(f"/api/events/{event_id}")
     opts = {d["device_id"]: d.get("opt") for d in view["devices"]}
-    assert opts[party.devices[1]] == "optIn"
+    assert opts == {party.devices[0]: "optOut", party.devices[1]: "optIn"}
 
 
 async def test_E1_1080_created_event_with_a_case_flipped_ven_id(gateway: CertGateway) -> None:

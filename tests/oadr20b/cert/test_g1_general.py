@@ -14,11 +14,6 @@ EI = "http://docs.oasis-open.org/ns/energyinterop/201110"
 PYLD = "http://docs.oasis-open.org/ns/energyinterop/201110/payloads"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs operator events with explicit signals: ELECTRICITY_PRICE (P010/P011) (#9); "
-    "the security mode itself (mutual TLS, signatures) is tests/vtn/test_tls.py's",
-)
 async def test_G1_4010_price_event_published_and_modified(gateway: CertGateway) -> None:
     """P042 (security mode as in the PICS), P010, P011: the event, then modificationNumber 1."""
     party = await gateway.party(devices=2)

@@ -11,10 +11,6 @@ from tests.oadr20b.ven import RawVen
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NEEDS_VTN_METADATA = pytest.mark.xfail(
-    strict=True, reason="needs the VTN's own METADATA oadrRegisterReport after registration (#9)"
-)
-
 
 async def _metadata_exchange(ven: RawVen) -> None:
     """After a registration the VTN's METADATA comes on the next poll (reportRequestID 0: it
@@ -24,7 +20,10 @@ async def _metadata_exchange(ven: RawVen) -> None:
     reports = findall(register.message, "oadr:oadrReport")
     assert reports, "a METADATA oadrRegisterReport without reports"
     assert {text(r, "ei:reportRequestID") for r in reports} == {"0"}
+    assert {text(r, "ei:reportSpecifierID") for r in reports} == {"METADATA"}
     assert all(find(r, "strm:intervals") is None for r in reports)
+    assert all(find(r, "ei:eiReportID") is None and find(r, "xcal:dtstart") is None
+               for r in reports)  # fmt: skip
     registered = await exchange(
         ven, "EiReport",
         messages.message(
@@ -61,7 +60,6 @@ async def test_N1_0015_query_registration_of_a_registered_ven(gateway: CertGatew
     assert answer.field("ei:venID") == party.ven.id
 
 
-@NEEDS_VTN_METADATA
 async def test_N1_0020_register_without_ids_then_metadata(gateway: CertGateway) -> None:
     party = await gateway.provision()
     party.ven.ven_id = None  # the VEN registers by its name alone
@@ -73,7 +71,6 @@ async def test_N1_0020_register_without_ids_then_metadata(gateway: CertGateway) 
     await _metadata_exchange(party.ven)
 
 
-@NEEDS_VTN_METADATA
 async def test_N1_0025_register_with_a_proposed_ven_id_then_metadata(
     gateway: CertGateway,
 ) -> None:
@@ -127,7 +124,6 @@ async def test_N1_0050_operator_requests_reregistration(gateway: CertGateway) ->
     assert (await ven.register()).code == 200
 
 
-@NEEDS_VTN_METADATA
 async def test_N1_0060_registered_ven_registers_again_without_ids(gateway: CertGateway) -> None:
     party = await gateway.party()
     ven = party.ven

@@ -84,11 +84,6 @@ async def test_P1_2030_opt_out_for_the_ven_and_a_device_class(gateway: CertGatew
     assert (first.code, second.code) == (200, 200)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs opt schedules replaced by optID (#9): a second oadrCreateOpt under the same "
-    "optID is acknowledged and the first schedule kept",
-)
 async def test_P1_2040_schedule_replaced_by_opt_id_then_cancelled(gateway: CertGateway) -> None:
     party = await gateway.party()
     opt_id = gateway.name("opt")

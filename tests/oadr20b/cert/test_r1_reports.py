@@ -15,6 +15,7 @@ from tests.oadr20b.answers import Answer, ReportRequest
 from tests.oadr20b.cert.site import CertGateway, Party, exchange, poll_until
 from tests.oadr20b.messages import EnergyReal, OfferedPoint, OfferedReport, PowerReal, Reading
 from tests.oadr20b.namespaces import findall, text
+from tests.support import AUTH
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,15 +25,6 @@ MINUTE = timedelta(minutes=1)
 
 def _xfail(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"{reason} (#9)")
-
-
-NEEDS_REQUESTS = _xfail(
-    "needs operator report requests of a VEN (one-shot and periodic TELEMETRY_STATUS / "
-    "TELEMETRY_USAGE with reportInterval), TELEMETRY_STATUS values stored"
-)
-NEEDS_CANCEL = _xfail("needs report requests the operator cancels (oadrCancelReport)")
-NEEDS_HISTORY = _xfail("needs HISTORY_USAGE report requests")
-NEEDS_METADATA = _xfail("needs the VTN's own METADATA report served on request (VRS)")
 
 
 def _status(r_id: str, resource: str) -> OfferedPoint:
@@ -91,7 +83,6 @@ async def _update(party: Party, request: ReportRequest, gateway: CertGateway,
 # --- the operator's requests ----------------------------------------------------------------
 
 
-@NEEDS_REQUESTS
 async def test_R1_3010_one_shot_telemetry_status(gateway: CertGateway) -> None:
     """P019: TELEMETRY_STATUS once, granularity 0, reportBackDuration 0."""
     party = await _with_metadata(gateway)
@@ -108,7 +99,6 @@ async def test_R1_3010_one_shot_telemetry_status(gateway: CertGateway) -> None:
     assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3020_periodic_telemetry_status(gateway: CertGateway) -> None:
     """P020: granularity = reportBack = max(1 min, the VEN's minPeriod), from now, 5 min."""
     party = await _with_metadata(gateway)
@@ -124,7 +114,6 @@ async def test_R1_3020_periodic_telemetry_status(gateway: CertGateway) -> None:
         assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3025_telemetry_status_on_change_from_later(gateway: CertGateway) -> None:
     """P055: on change, reportBack 1 min, starting in 2 min."""
     party = await _with_metadata(gateway)
@@ -139,7 +128,6 @@ async def test_R1_3025_telemetry_status_on_change_from_later(gateway: CertGatewa
     assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3027_telemetry_status_every_minute_for_two(gateway: CertGateway) -> None:
     """P064: TELEMETRY_STATUS every minute for 2 minutes: two updates."""
     party = await _with_metadata(gateway)
@@ -154,7 +142,6 @@ async def test_R1_3027_telemetry_status_every_minute_for_two(gateway: CertGatewa
         assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3030_two_requests_both_live(gateway: CertGateway) -> None:
     """P020, then P021 (+15 s, 10 min): a request each; both stay live."""
     party = await _with_metadata(gateway)
@@ -172,7 +159,6 @@ async def test_R1_3030_two_requests_both_live(gateway: CertGateway) -> None:
         assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_CANCEL
 async def test_R1_3040_request_cancelled(gateway: CertGateway) -> None:
     """P020, then P022: the next poll brings oadrCancelReport; the VEN answers
     oadrCanceledReport."""
@@ -190,7 +176,6 @@ async def test_R1_3040_request_cancelled(gateway: CertGateway) -> None:
     assert answer.empty or answer.code == 200
 
 
-@NEEDS_CANCEL
 async def test_R1_3045_open_ended_request_cancelled_with_report_to_follow(
     gateway: CertGateway,
 ) -> None:
@@ -210,7 +195,6 @@ async def test_R1_3045_open_ended_request_cancelled_with_report_to_follow(
     assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
 
 
-@NEEDS_CANCEL
 async def test_R1_3050_cancel_piggy_backed_in_updated_report(gateway: CertGateway) -> None:
     """P020, P023: the cancel comes inside the next oadrUpdatedReport."""
     party = await _with_metadata(gateway)
@@ -226,7 +210,6 @@ async def test_R1_3050_cancel_piggy_backed_in_updated_report(gateway: CertGatewa
             findall(updated.message, "oadr:oadrCancelReport")] == [rid]  # fmt: skip
 
 
-@_xfail("needs a report request carried in oadrRegisteredReport")
 async def test_R1_3060_request_piggy_backed_in_registered_report(gateway: CertGateway) -> None:
     """P024: the oadrRegisteredReport answering the VEN's metadata carries a one-shot
     TELEMETRY_STATUS request."""
@@ -245,6 +228,44 @@ async def test_R1_3060_request_piggy_backed_in_registered_report(gateway: CertGa
     [request] = registered.report_requests
     assert (request.r_ids, request.granularity) == (["status"], timedelta())
     assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
+
+
+async def test_a_request_held_for_registration_waits_for_one_that_offers_its_report(
+    gateway: CertGateway,
+) -> None:
+    """Not told on a poll, nor in the answer to a registration without its report (the VEN's
+    METADATA_HISTORY_USAGE here); told once, in the answer to the one that offers it."""
+    party = await gateway.party()
+    resource = party.resources[0]
+    held = await gateway.expect("report_request", {"report_name": "TELEMETRY_STATUS",
+                                                   "on_registration": True},
+                                ven_id=party.ven.id)  # fmt: skip
+    assert (await party.ven.poll()).message_type == "oadrResponse"
+    history = OfferedReport(
+        "history",
+        [OfferedPoint("hpower", resource, MINUTE, MINUTE, PowerReal())],
+        name="METADATA_HISTORY_USAGE",
+    )
+    without = await party.ven.register_reports([history])
+    assert (without.code, without.report_requests) == (200, [])
+    status = OfferedReport(
+        "status", [_status("status", resource)], name="METADATA_TELEMETRY_STATUS"
+    )
+    [request] = (await party.ven.register_reports([history, status])).report_requests
+    assert (request.report_request_id, request.r_ids) == (held["report_request_id"], ["status"])
+    again = await party.ven.register_reports([history, status])
+    assert again.report_requests == []
+
+
+async def test_a_request_held_for_registration_needs_a_registered_ven(
+    gateway: CertGateway,
+) -> None:
+    party = await gateway.provision(1)
+    resp = await gateway.api.client.post(
+        f"/api/vens/{party.ven.id}/report-requests",
+        json={"report_name": "TELEMETRY_STATUS", "on_registration": True}, headers=AUTH,
+    )  # fmt: skip
+    assert resp.status == 409, await resp.text()
 
 
 # --- the VTN's METADATA, served on request ----------------------------------------------------
@@ -273,7 +294,6 @@ async def _metadata_report(party: Party, report_request_id: str) -> None:
     assert all(not findall(r, "strm:intervals") for r in reports)
 
 
-@NEEDS_METADATA
 async def test_R1_3070_ven_asks_the_vtn_metadata_once(gateway: CertGateway) -> None:
     party = await gateway.party()
     created = await _ask_metadata(party, "meta-1")
@@ -281,7 +301,6 @@ async def test_R1_3070_ven_asks_the_vtn_metadata_once(gateway: CertGateway) -> N
     await _metadata_report(party, "meta-1")
 
 
-@NEEDS_METADATA
 async def test_R1_3080_periodic_metadata_request(gateway: CertGateway) -> None:
     party = await gateway.party()
     await _ask_metadata(party, "meta-p", granularity=MINUTE, report_back=MINUTE,
@@ -291,7 +310,6 @@ async def test_R1_3080_periodic_metadata_request(gateway: CertGateway) -> None:
         gateway.clock.advance(minutes=1)
 
 
-@NEEDS_METADATA
 async def test_R1_3090_two_periodic_metadata_requests(gateway: CertGateway) -> None:
     party = await gateway.party()
     first = await _ask_metadata(party, "meta-a", granularity=MINUTE, report_back=MINUTE,
@@ -302,7 +320,6 @@ async def test_R1_3090_two_periodic_metadata_requests(gateway: CertGateway) -> N
     assert sorted(_pending(second)) == ["meta-a", "meta-b"]
 
 
-@NEEDS_METADATA
 async def test_R1_3100_ven_cancels_its_metadata_request(gateway: CertGateway) -> None:
     party = await gateway.party()
     await _ask_metadata(party, "meta-c", granularity=MINUTE, report_back=MINUTE,
@@ -312,7 +329,6 @@ async def test_R1_3100_ven_cancels_its_metadata_request(gateway: CertGateway) ->
     assert (answer.code, _pending(answer)) == (200, [])
 
 
-@NEEDS_METADATA
 async def test_R1_3120_operator_republishes_metadata(gateway: CertGateway) -> None:
     """P052: the VTN sends its METADATA again; the VEN's oadrRegisteredReport asks for it,
     and it comes a second time."""
@@ -327,7 +343,6 @@ async def test_R1_3120_operator_republishes_metadata(gateway: CertGateway) -> No
 # --- HISTORY_USAGE and TELEMETRY_USAGE ------------------------------------------------------
 
 
-@NEEDS_HISTORY
 async def test_R1_3130_history_usage_power_and_energy(gateway: CertGateway) -> None:
     """P043: HISTORY_USAGE powerReal + energyReal, 0/0, from now, duration 0: exactly those two
     rIDs, dtstart within 2 min, duration 0 or at least 60 min."""
@@ -343,7 +358,6 @@ async def test_R1_3130_history_usage_power_and_energy(gateway: CertGateway) -> N
     assert length == timedelta() or length >= 60 * MINUTE
 
 
-@NEEDS_HISTORY
 async def test_R1_3140_history_usage_energy_for_the_last_half_hour(gateway: CertGateway) -> None:
     """P044: HISTORY_USAGE energyReal from -30 min, 30 min: one rID, dtstart within 2 min."""
     party = await _with_metadata(gateway, ("history",))
@@ -357,7 +371,6 @@ async def test_R1_3140_history_usage_energy_for_the_last_half_hour(gateway: Cert
     assert abs(request.report_interval[0] - gateway.at(-30)) <= 2 * MINUTE
 
 
-@NEEDS_REQUESTS
 async def test_R1_3150_one_shot_telemetry_usage(gateway: CertGateway) -> None:
     """P045: TELEMETRY_USAGE powerReal + energyReal once: two rIDs, reportBackDuration 0."""
     party = await _with_metadata(gateway, ("usage",))
@@ -372,7 +385,6 @@ async def test_R1_3150_one_shot_telemetry_usage(gateway: CertGateway) -> None:
     assert (await _update(party, request, gateway, "TELEMETRY_USAGE")).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3160_periodic_telemetry_usage(gateway: CertGateway) -> None:
     """P046: powerReal every minute, reportBack 2 min, from +15 s for 10 min: updates at 1
     and 3 min."""
@@ -388,7 +400,6 @@ async def test_R1_3160_periodic_telemetry_usage(gateway: CertGateway) -> None:
         assert (await _update(party, request, gateway, "TELEMETRY_USAGE", 1500.0)).code == 200
 
 
-@NEEDS_REQUESTS
 async def test_R1_3180_one_shot_status_and_usage(gateway: CertGateway) -> None:
     """P058: one-shot TELEMETRY_STATUS and TELEMETRY_USAGE: one or two oadrCreateReports."""
     party = await _with_metadata(gateway, ("status", "usage"))

@@ -1,0 +1,188 @@
+"""The operator's report requests of a VEN, whatever its protocol: a report of points the VEN
+offered (TELEMETRY_STATUS, TELEMETRY_USAGE, HISTORY_USAGE), once or every ``granularity`` over
+a span, and its cancel. Each is stored and queued for the VEN (a pull VEN hears it on its next
+poll); its transport says it in its own words (2.0b: oadrCreateReport, oadrCancelReport)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
+from gateway.domain.errors import Conflict, FieldError, NotFound, raise_if_any
+from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.domain.ven_requests import VenRequest
+from gateway.services.context import ServiceContext
+from gateway.services.ven_facing.changes import ChangeKind, VenChange
+
+MAX_SPAN = timedelta(days=366)
+
+
+class ReportRequestView(BaseModel):
+    """A report request as queued for the VEN (or its cancel)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_request_id: str
+    report_specifier_id: str | None = None
+    report_name: str | None = None
+    r_ids: list[str] = []
+    granularity_seconds: float | None = None
+    report_back_seconds: float | None = None
+    start: str | None = None
+    duration_seconds: float | None = None
+    report_to_follow: bool | None = None
+    piggy_back: bool | None = None
+
+
+class ReportName(StrEnum):
+    TELEMETRY_STATUS = "TELEMETRY_STATUS"
+    TELEMETRY_USAGE = "TELEMETRY_USAGE"
+    HISTORY_USAGE = "HISTORY_USAGE"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportAsk:
+    """What the operator asks: ``granularity`` 0 is one report (or one on each change with a
+    ``report_back``), ``start`` None is now, ``duration`` None is open-ended."""
+
+    report_name: ReportName
+    r_ids: tuple[str, ...] = ()  # none: every point of that report the VEN offered
+    granularity: timedelta = timedelta()
+    report_back: timedelta = timedelta()
+    start: datetime | None = None
+    duration: timedelta | None = None
+    # Held for the VEN's next registration of its reports and told in the answer to it (its
+    # points are checked against what that registration offers, not against the last one).
+    on_registration: bool = False
+
+
+def check_ask(ask: ReportAsk, now: datetime) -> list[FieldError]:
+    errors = []
+    for name, span in (("granularity_seconds", ask.granularity),
+                       ("report_back_seconds", ask.report_back)):  # fmt: skip
+        if not timedelta() <= span <= MAX_SPAN:
+            errors.append(FieldError(name, "must be 0 to 366 days"))
+    if ask.duration is not None and not timedelta() <= ask.duration <= MAX_SPAN:
+        errors.append(FieldError("duration_seconds", "must be 0 to 366 days"))
+    if ask.start is not None and abs(ask.start - now) > MAX_SPAN:
+        errors.append(FieldError("start", "must be within 366 days of now"))
+    return errors
+
+
+class ReportRequests:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def request(self, ven_id: str, ask: ReportAsk) -> ReportRequestView:
+        """Store and queue the request; its id. 404: no such VEN; 409: not registered; 422:
+        points it did not offer for that report."""
+        now = self._ctx.clock.now()
+        raise_if_any(check_ask(ask, now))
+        if ask.on_registration:
+            return await self._hold(ven_id, ask, now)
+        async with self._ctx.db.write() as session:
+            ven = await _registered(session, ven_id)
+            offered = (
+                await session.execute(
+                    select(VenReportRow.report_specifier_id, VenReportRow.r_id).where(
+                        VenReportRow.ven_id == ven.ven_id,
+                        VenReportRow.report_name == ask.report_name.value,
+                    )
+                )
+            ).all()
+            by_r_id = {r: spec for spec, r in offered}
+            r_ids = list(ask.r_ids) or [r for _, r in offered]
+            unknown = [r for r in r_ids if r not in by_r_id]
+            if unknown or not r_ids:
+                named = ", ".join(unknown) or "none at all"
+                raise_if_any([FieldError(
+                    "r_ids", f"the VEN offered no such {ask.report_name} points: {named}"
+                )])  # fmt: skip
+            specs = {by_r_id[r] for r in r_ids}
+            if len(specs) > 1:
+                raise_if_any([FieldError("r_ids", "the points belong to several reports")])
+            spec = specs.pop()
+            made = _asked(ask, r_ids, spec, now)
+            session.add(VenReportRequestRow(
+                report_request_id=made["report_request_id"], ven_id=ven_id,
+                report_specifier_id=spec, report_name=ask.report_name.value, r_ids=r_ids,
+                granularity_seconds=ask.granularity.total_seconds(),
+                status=ReportRequestStatus.REQUESTED.value, created_at=now, updated_at=now,
+            ))  # fmt: skip
+            self._queue(session, ven_id, VenRequest.REPORT_REQUEST, made, now)
+        await self._ctx.publisher.flush()
+        return ReportRequestView(**made)
+
+    async def _hold(self, ven_id: str, ask: ReportAsk, now: datetime) -> ReportRequestView:
+        """Held until the VEN next registers its reports: its transport then stores it against
+        the report that offers its points (all of that report's when none are named)."""
+        made = _asked(ask, list(ask.r_ids), None, now)
+        async with self._ctx.db.write() as session:
+            await _registered(session, ven_id)
+            self._queue(session, ven_id, VenRequest.REPORT_REQUEST_ON_REGISTRATION, made, now)
+        await self._ctx.publisher.flush()
+        return ReportRequestView(**made)
+
+    async def cancel(
+        self, ven_id: str, report_request_id: str, report_to_follow: bool, piggy_back: bool
+    ) -> ReportRequestView:
+        """Queue the cancel of a request made of the VEN (``piggy_back``: said in the answer
+        to its next report, not on a poll); 404 for a request it was never asked."""
+        now = self._ctx.clock.now()
+        async with self._ctx.db.write() as session:
+            await _registered(session, ven_id)
+            row = await session.get(VenReportRequestRow, report_request_id, with_for_update=True)
+            if row is None or row.ven_id != ven_id:
+                raise NotFound(f"report request {report_request_id} of VEN {ven_id} not found")
+            if row.status == ReportRequestStatus.CANCELLED.value:
+                raise Conflict(f"report request {report_request_id} is cancelled already")
+            row.status = ReportRequestStatus.CANCELLED.value
+            row.updated_at = now
+            made = {
+                "report_request_id": report_request_id, "report_to_follow": report_to_follow,
+                "piggy_back": piggy_back,
+            }  # fmt: skip
+            kind = VenRequest.CANCEL_REPORT_PIGGY_BACKED if piggy_back else VenRequest.CANCEL_REPORT
+            self._queue(session, ven_id, kind, made, now)
+        await self._ctx.publisher.flush()
+        return ReportRequestView(**made)
+
+    def _queue(
+        self, session: Any, ven_id: str, kind: VenRequest, payload: dict[str, Any], now: datetime
+    ) -> None:
+        session.add(
+            VenMessageRow(ven_id=ven_id, message_type=kind.value, payload=payload, created_at=now)
+        )
+        self._ctx.announce(
+            session, "ven_request_queued", ven_id=ven_id, request=kind.value,
+            change=VenChange(ChangeKind.VEN, ven_id=ven_id),
+        )  # fmt: skip
+
+
+def _asked(ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        "report_request_id": uuid.uuid4().hex, "report_specifier_id": spec,
+        "report_name": ask.report_name.value, "r_ids": r_ids,
+        "granularity_seconds": ask.granularity.total_seconds(),
+        "report_back_seconds": ask.report_back.total_seconds(),
+        # A span starts now unless told otherwise.
+        "start": None if ask.start is None and ask.duration is None
+        else (ask.start or now).isoformat(),
+        "duration_seconds": None if ask.duration is None else ask.duration.total_seconds(),
+    }  # fmt: skip
+
+
+async def _registered(session: Any, ven_id: str) -> VenRow:
+    row = await session.get(VenRow, ven_id)
+    if row is None:
+        raise NotFound(f"VEN {ven_id} not found")
+    if row.registration_id is None:
+        raise Conflict(f"VEN {ven_id} is not registered")
+    return row  # type: ignore[no-any-return]
