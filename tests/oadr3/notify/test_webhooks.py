@@ -91,6 +91,8 @@ async def test_update_and_delete_are_told_and_a_program_filter_applies(
     )
     await api.patch("/api/programs/p2", {"description": "other"}, status=200)
     await api.patch("/api/programs/p1", {"description": "mine"}, status=200)
+    # Heard before the delete: an UPDATE read after its object is gone is not told.
+    await receiver.wait_for(1)
     await api.delete("/api/programs/p1", status=200)
     notes = await receiver.wait_for(2)
     assert [(n["operation"], n["object"]["id"]) for n in notes] == [
