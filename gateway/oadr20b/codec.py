@@ -18,7 +18,7 @@ from openleadr.preflight import preflight_message
 from signxml import XMLSigner, methods
 from signxml.algorithms import SignatureMethod
 
-from gateway.oadr20b.baselines import with_baselines
+from gateway.oadr20b.distribute_xml import render_distribute
 from gateway.oadr20b.errors import OadrError, StatusCode
 from gateway.oadr20b.signing import SigningKey
 from gateway.oadr20b.tolerance import Deviation, repaired
@@ -242,6 +242,8 @@ def _request_id(tree: etree._Element) -> str | None:
 
 
 _PLAIN_RESPONSES_KEPT = 100_000
+# openleadr's oadrPayload template, as it renders: the signature (if any) and the signed object.
+_PAYLOAD_HEAD = f'<?xml version="1.0" encoding="utf-8"?>\n<oadr:oadrPayload xmlns:oadr="{_OADR}">'
 
 
 def _escaped(value: Any) -> Any:
@@ -258,31 +260,9 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-def _preflight(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """openleadr's preflight (it adds the measurements' namespaces the templates need), with
-    each signal's currentValue kept as the VTN set it.
-
-    Its rule 14 compares the event status with "ACTIVE" while statuses are lower case, so it
-    zeroed the SIMPLE currentValue of every event, active ones included: VENs were told
-    "normal" while an event ran. The VTN sets currentValue itself (0 unless active, else the
-    level in force), so whatever the preflight makes of it is undone here.
-    """
-    prepared: dict[str, Any] = preflight_message(message_type, payload)
-    if message_type == "oadrDistributeEvent":
-        for event, ready in zip(payload.get("events") or [], prepared.get("events") or [],
-                                strict=True):  # fmt: skip
-            signals = _member(event, "event_signals") or []
-            for signal, ready_signal in zip(signals, ready["event_signals"], strict=True):
-                ready_signal["current_value"] = _member(signal, "current_value")
-    return prepared
-
-
-def _member(value: Any, name: str) -> Any:
-    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-
-
 class Encoder:
-    """Renders openleadr's templates; signs with a key loaded once, when one is configured."""
+    """Renders messages (openleadr's templates, the oadrDistributeEvent directly); signs with
+    a key loaded once, when one is configured."""
 
     def __init__(self, signing_key: SigningKey | None) -> None:
         self._key = signing_key
@@ -303,17 +283,15 @@ class Encoder:
         key = self._plain_key(message_type, payload)
         if key is not None and (cached := self._plain_responses.get(key)) is not None:
             return cached
-        # Baselines are no part of openleadr's payload: added after rendering.
-        baselines = payload.get("baselines") or {}
-        payload = {k: v for k, v in payload.items() if k != "baselines"}
-        payload = _escaped(_preflight(message_type, payload))
-        signed_object = utils.flatten_xml(self._template(f"{message_type}.xml").render(**payload))
         if message_type == "oadrDistributeEvent":
-            signed_object = with_baselines(signed_object, baselines)
-        signature = self._sign(signed_object) if self._key is not None else None
-        rendered: str = self._template("oadrPayload.xml").render(
-            template=message_type, signature=signature, signed_object=signed_object
-        )
+            # The message every VEN gets for every event change: written directly.
+            signed_object = render_distribute(payload, payload.get("baselines") or {})
+        else:
+            prepared = _escaped(preflight_message(message_type, payload))
+            template = self._template(f"{message_type}.xml")
+            signed_object = utils.flatten_xml(template.render(**prepared))
+        signature = self._sign(signed_object) if self._key is not None else ""
+        rendered = f"{_PAYLOAD_HEAD}\n{signature}{signed_object}\n</oadr:oadrPayload>"
         if key is not None:
             if len(self._plain_responses) >= _PLAIN_RESPONSES_KEPT:
                 self._plain_responses.clear()
