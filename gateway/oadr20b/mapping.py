@@ -1,7 +1,7 @@
 """OpenADR 2.0b's view of an event a VEN must know (``gateway.domain.ven_events``): the
 event status (far, near, active, completed, cancelled) from the clock, SIMPLE levels from the
 share of load, the LOAD_DISPATCH signal in kW, what a VEN was last told, scale codes and
-sampling periods. Pure, but for building openleadr's ``objects.Event``.
+sampling periods. Pure.
 
 - Status is recomputed from the clock on every poll: ``far`` until ``near_window`` (or the
   event's rampUp, when longer) before the start, then ``near``, ``active`` during the period,
@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from openleadr import objects
-
 from gateway.domain.programs import SimpleLevel
 from gateway.domain.signals import ResponseRequired
 from gateway.domain.ven_events import InvitationFacts, VenEvent
 from gateway.domain.ven_events import ven_events as neutral_ven_events
+from gateway.oadr20b import event_parts as parts
 from gateway.oadr20b.config import VtnConfig
 from gateway.oadr20b.signals import active_period, event_signals
 
@@ -189,10 +188,11 @@ def sampling_period(
     return period
 
 
-def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Event:
+def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> parts.Event:
     """The oadrEvent a distribute carries: its explicit signals, or SIMPLE and LOAD_DISPATCH
-    (kW, ``delta``) in one interval over the whole active period; the status from the clock,
-    and its program's market context, test flag and priority (unless the event has its own)."""
+    (kW, ``delta``) in one interval over the whole active period; the status from the clock
+    (it knows cancellation and the configured near window), and its program's market
+    context, test flag and priority (unless the event has its own)."""
     status = event.status(now, config.near_window)
     active = status is OadrEventStatus.ACTIVE
     terms = event.terms
@@ -201,8 +201,8 @@ def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Ev
         signals = event_signals(event.event_id, terms, now - event.start if active else None)
     else:
         signals = _invitation_signals(event, active)
-    built = objects.Event(
-        event_descriptor=objects.EventDescriptor(
+    return parts.Event(
+        event_descriptor=parts.EventDescriptor(
             event_id=event.event_id,
             modification_number=event.modification_number,
             market_context=program.market_context,
@@ -212,49 +212,46 @@ def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> objects.Ev
             priority=event.priority,
             test_event=program.test_events,
         ),
-        active_period=active_period(
-            objects.ActivePeriod(dtstart=event.start, duration=event.duration), terms
-        ),
+        active_period=active_period(event.start, event.duration, terms),
         event_signals=signals,
-        targets=[objects.Target(ven_id=event.ven_id)]
-        + [objects.Target(resource_id=r) for r in event.resource_ids],
+        targets=(
+            parts.Target(ven_id=event.ven_id),
+            *(parts.Target(resource_id=r) for r in event.resource_ids),
+        ),
         response_required=terms.response_required.value,
     )
-    # openleadr's Event recomputes the status from the wall clock and knows nothing of
-    # cancellation or the configured near window; ours is the one that counts.
-    built.event_descriptor.event_status = status.value
-    return built
 
 
-def _invitation_signals(event: OadrEvent, active: bool) -> list[objects.EventSignal]:
+# LOAD_DISPATCH's itemBase: real power in kW.
+_DISPATCH_KW = parts.Measurement(
+    name="powerReal", description="RealPower", unit="W", scale="k",
+    power_attributes=parts.PowerAttributes(hertz=50, voltage=230, ac=True),
+)  # fmt: skip
+
+
+def _invitation_signals(event: OadrEvent, active: bool) -> tuple[parts.EventSignal, ...]:
     """SIMPLE from the share of load and LOAD_DISPATCH in kW, in one interval each."""
 
-    def interval(value: float) -> list[objects.Interval]:
+    def interval(value: float) -> tuple[parts.Interval, ...]:
         # 2.0b: an interval has no dtstart of its own; it follows from the active period.
-        return [objects.Interval(None, event.duration, signal_payload=value, uid=0)]
+        return (parts.Interval(event.duration, value),)
 
     dispatch_kw = round(event.dispatch_kw, 6)
-    return [
+    return (
         # currentValue (2.0b profile): 0 unless active, else the one interval's value.
-        objects.EventSignal(
+        parts.EventSignal(
             intervals=interval(float(event.simple_level)),
             signal_name="SIMPLE",
             signal_type="level",
             signal_id=f"{event.event_id}-simple",
             current_value=float(event.simple_level) if active else 0.0,
         ),
-        objects.EventSignal(
+        parts.EventSignal(
             intervals=interval(dispatch_kw),
             signal_name="LOAD_DISPATCH",
             signal_type="delta",
             signal_id=f"{event.event_id}-dispatch",
-            measurement=objects.Measurement(
-                name="powerReal",
-                description="RealPower",
-                unit="W",
-                scale="k",
-                power_attributes=objects.PowerAttributes(hertz=50, voltage=230, ac=True),
-            ),
+            measurement=_DISPATCH_KW,
             current_value=dispatch_kw if active else 0.0,
         ),
-    ]
+    )

@@ -1,36 +1,50 @@
 """OpenADR 2.0b's view of an event's explicit signals (``gateway.domain.signals``): each an
 eiEventSignal with its intervals (uid 0, 1, ... and no dtstart: they follow from the active
 period), its itemBase and the currentValue in force, plus the event-level facts the active
-period carries (rampUp, recovery, startafter tolerance). Pure, but for openleadr's objects."""
+period carries (rampUp, recovery, startafter tolerance). Pure."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from openleadr import enums, objects
 
 from gateway.domain.signals import EventSignal, EventTerms, SignalUnit
+from gateway.oadr20b import event_parts as parts
+
 
 # The itemBase each unit goes out as: openleadr's measurement of it (name, description and
 # units the 2.0b schema fixes). Currency units need an ISO 4217 code the gateway is not given:
 # they go out without an itemBase (it is optional) rather than with a made-up currency.
-_MEASUREMENTS: dict[SignalUnit, objects.Measurement] = {
-    SignalUnit.POWER_REAL: enums.MEASUREMENTS.POWER_REAL,
-    SignalUnit.POWER_REACTIVE: enums.MEASUREMENTS.POWER_REACTIVE,
-    SignalUnit.POWER_APPARENT: enums.MEASUREMENTS.POWER_APPARENT,
-    SignalUnit.ENERGY_REAL: enums.MEASUREMENTS.ENERGY_REAL,
-    SignalUnit.ENERGY_REACTIVE: enums.MEASUREMENTS.ENERGY_REACTIVE,
-    SignalUnit.ENERGY_APPARENT: enums.MEASUREMENTS.ENERGY_APPARENT,
-    SignalUnit.CURRENT: enums.MEASUREMENTS.CURRENT,
-    SignalUnit.VOLTAGE: enums.MEASUREMENTS.VOLTAGE,
-    SignalUnit.FREQUENCY: enums.MEASUREMENTS.FREQUENCY,
-    SignalUnit.TEMPERATURE: enums.MEASUREMENTS.TEMPERATURE,
-    SignalUnit.THERM: enums.MEASUREMENTS.THERM,
+def _itembase(known: objects.Measurement) -> parts.Measurement:
+    power = known.power_attributes
+    return parts.Measurement(
+        known.name, known.description, known.unit, known.scale,
+        None if power is None else parts.PowerAttributes(power.hertz, power.voltage, power.ac),
+        known.pulse_factor,
+    )  # fmt: skip
+
+
+_MEASUREMENTS: dict[SignalUnit, parts.Measurement] = {
+    unit: _itembase(known)
+    for unit, known in (
+        (SignalUnit.POWER_REAL, enums.MEASUREMENTS.POWER_REAL),
+        (SignalUnit.POWER_REACTIVE, enums.MEASUREMENTS.POWER_REACTIVE),
+        (SignalUnit.POWER_APPARENT, enums.MEASUREMENTS.POWER_APPARENT),
+        (SignalUnit.ENERGY_REAL, enums.MEASUREMENTS.ENERGY_REAL),
+        (SignalUnit.ENERGY_REACTIVE, enums.MEASUREMENTS.ENERGY_REACTIVE),
+        (SignalUnit.ENERGY_APPARENT, enums.MEASUREMENTS.ENERGY_APPARENT),
+        (SignalUnit.CURRENT, enums.MEASUREMENTS.CURRENT),
+        (SignalUnit.VOLTAGE, enums.MEASUREMENTS.VOLTAGE),
+        (SignalUnit.FREQUENCY, enums.MEASUREMENTS.FREQUENCY),
+        (SignalUnit.TEMPERATURE, enums.MEASUREMENTS.TEMPERATURE),
+        (SignalUnit.THERM, enums.MEASUREMENTS.THERM),
+    )
 }
 
 
-def measurement(signal: EventSignal) -> objects.Measurement | None:
+def measurement(signal: EventSignal) -> parts.Measurement | None:
     base = _MEASUREMENTS.get(signal.unit) if signal.unit is not None else None
     if base is None:
         return None
@@ -40,7 +54,7 @@ def measurement(signal: EventSignal) -> objects.Measurement | None:
 
 def event_signals(
     event_id: str, terms: EventTerms, offset: timedelta | None
-) -> list[objects.EventSignal]:
+) -> tuple[parts.EventSignal, ...]:
     """The eiEventSignals of explicit ``terms``; ``offset``: how far into its active period
     the event is (None unless active), whose interval's value is each currentValue (2.0b
     profile: 0 unless active)."""
@@ -48,11 +62,8 @@ def event_signals(
     for n, signal in enumerate(terms.signals):
         current = signal.value_at(offset) if offset is not None else None
         built.append(
-            objects.EventSignal(
-                intervals=[
-                    objects.Interval(None, i.duration, signal_payload=i.value, uid=k)
-                    for k, i in enumerate(signal.intervals)
-                ],
+            parts.EventSignal(
+                intervals=tuple(parts.Interval(i.duration, i.value) for i in signal.intervals),
                 signal_name=signal.kind.value,
                 signal_type=signal.type.value,
                 signal_id=f"{event_id}-{n}",
@@ -60,14 +71,14 @@ def event_signals(
                 current_value=float(current) if current is not None else 0.0,
             )
         )
-    return built
+    return tuple(built)
 
 
-def active_period(start: objects.ActivePeriod, terms: EventTerms) -> objects.ActivePeriod:
+def active_period(start: datetime, duration: timedelta, terms: EventTerms) -> parts.ActivePeriod:
     """The active period with the event's rampUp, recovery and startafter, when it has them."""
-    return dataclasses.replace(
-        start,
-        # openleadr's templates format these as durations (its dataclass says dict).
+    return parts.ActivePeriod(
+        dtstart=start,
+        duration=duration,
         ramp_up_period=terms.ramp_up or None,
         recovery_period=terms.recovery or None,
         tolerance={"startafter": terms.start_after} if terms.start_after else None,
