@@ -253,7 +253,8 @@ async def measure(vens: Vens, admin: Admin, rounds: int, label: str, offset: flo
         round_latencies = [when - started for when in held.values()]
         latencies += round_latencies
         log(
-            f"{label} round {number + 1}: p50 {percentile(round_latencies, 0.5):.3f} s, "
+            f"{label} round {number + 1}: first {min(round_latencies):.3f} s, "
+            f"p50 {percentile(round_latencies, 0.5):.3f} s, "
             f"p99 {percentile(round_latencies, 0.99):.3f} s, last {max(round_latencies):.3f} s "
             f"(the invitation's POST answered in {answered:.3f} s)"
         )
@@ -302,6 +303,20 @@ async def wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _poll_rounds(
+    vens: Vens, session: aiohttp.ClientSession, admin: Admin, args: argparse.Namespace
+) -> list[float]:
+    log(f"poll mode: every {args.poll_interval:.0f} s")
+    await vens.register_all(session, push=False)
+    polling = asyncio.create_task(vens.poll_forever(session, args.poll_interval))
+    try:
+        await asyncio.sleep(args.poll_interval)  # every VEN on its schedule
+        return await measure(vens, admin, args.rounds, "poll", 30 + 10 * args.rounds)
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> str:
     process, port = start_gateway(args, workdir)
     try:
@@ -319,15 +334,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
                 await vens.register_all(session, push=True)
                 log("push mode")
                 pushed = await measure(vens, admin, args.rounds, "push", 30)
-            log(f"poll mode: every {args.poll_interval:.0f} s")
-            await vens.register_all(session, push=False)
-            polling = asyncio.create_task(vens.poll_forever(session, args.poll_interval))
-            try:
-                await asyncio.sleep(args.poll_interval)  # every VEN on its schedule
-                polled = await measure(vens, admin, args.rounds, "poll", 30 + 10 * args.rounds)
-            finally:
-                polling.cancel()
-                await asyncio.gather(polling, return_exceptions=True)
+            polled: list[float] = []
+            if not args.push_only:
+                polled = await _poll_rounds(vens, session, admin, args)
         await vens.close()
     finally:
         process.terminate()
@@ -336,26 +345,31 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    return _line(args, pushed, polled, vens)
+
+
+def _line(args: argparse.Namespace, pushed: list[float], polled: list[float], vens: Vens) -> str:
+    """The result line: push, poll (the anchor, unless --push-only) and the verdict."""
     trips = vens.poll_seconds or [math.nan]
     round_trip = (
         f"poll round trip p50 {percentile(trips, 0.5) * 1000:.0f} ms "
         f"p99 {percentile(trips, 0.99) * 1000:.0f} ms"
     )
+    poll = (
+        f"poll every {args.poll_interval:.0f} s: p50 {percentile(polled, 0.5) * 1000:.0f} ms "
+        f"p99 {percentile(polled, 0.99) * 1000:.0f} ms last {max(polled) * 1000:.0f} ms "
+        f"({vens.failed_polls} polls failed, {round_trip})"
+        if polled
+        else "poll: not measured (--push-only)"
+    )
     if not pushed:
-        return (
-            f"push_latency vens={args.vens} rounds={args.rounds} poll only, every "
-            f"{args.poll_interval:.0f} s: p50 {percentile(polled, 0.5) * 1000:.0f} ms "
-            f"p99 {percentile(polled, 0.99) * 1000:.0f} ms last {max(polled) * 1000:.0f} ms "
-            f"({vens.failed_polls} polls failed, {round_trip})"
-        )
+        return f"push_latency vens={args.vens} rounds={args.rounds} poll only, {poll}"
     p99 = percentile(pushed, 0.99)
     verdict = "PASS" if p99 < P99_TARGET_SECONDS else "FAIL"
     return (
         f"push_latency vens={args.vens} rounds={args.rounds} "
         f"push: p50 {percentile(pushed, 0.5) * 1000:.0f} ms p99 {p99 * 1000:.0f} ms "
-        f"last {max(pushed) * 1000:.0f} ms | poll every {args.poll_interval:.0f} s: "
-        f"p50 {percentile(polled, 0.5) * 1000:.0f} ms p99 {percentile(polled, 0.99) * 1000:.0f} ms "
-        f"last {max(polled) * 1000:.0f} ms ({vens.failed_polls} polls failed, {round_trip}) | "
+        f"last {max(pushed) * 1000:.0f} ms | {poll} | "
         f"push p99 target <{P99_TARGET_SECONDS:.0f} s: {verdict}"
     )
 
@@ -370,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="HTTP connections of the VENs to the VTN (default 200)")  # fmt: skip
     parser.add_argument("--poll-only", action="store_true",
                         help="poll mode only (the VENs never register for push)")  # fmt: skip
+    parser.add_argument("--push-only", action="store_true",
+                        help="push mode only (no poll rounds to compare with)")  # fmt: skip
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args(argv)
