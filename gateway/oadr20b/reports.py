@@ -83,11 +83,6 @@ class ReportHandlers:
                 request_id = uuid.uuid4().hex
                 requests.append((request_id, spec, name, r_ids, period.total_seconds()))
                 specifiers.append(_report_request(request_id, spec, period, r_ids))
-        carried = _carried(await self._store.held_for_registration(ven.record.ven_id), offered)
-        for _, asked in carried:
-            requests.append((str(asked["report_request_id"]), str(asked["report_specifier_id"]),
-                             str(asked["report_name"]), list(asked["r_ids"]),
-                             float(asked.get("granularity_seconds") or 0)))  # fmt: skip
         create_report = None
         if specifiers:
             create_report = {
@@ -95,15 +90,16 @@ class ReportHandlers:
                 "ven_id": ven.record.ven_id,
                 "report_requests": [to_jsonable(r) for r in specifiers],
             }
-        await self._store.register_reports(
-            ven.record.ven_id, offered, requests, create_report, self._clock.now(),
-            carried=[message_id for message_id, _ in carried],
+        now = self._clock.now()
+        carried = await self._store.register_reports(
+            ven.record.ven_id, offered, requests, create_report, now,
+            carry=lambda held: _carried(held, offered),
         )  # fmt: skip
         await self._state.changed(ven.record.ven_id)
         return "oadrRegisteredReport", {
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
-            "report_requests": [operator_report_request(asked) for _, asked in carried],
+            "report_requests": [operator_report_request(asked) for asked in carried],
         }
 
     async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:

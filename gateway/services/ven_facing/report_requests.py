@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
 from gateway.domain.errors import Conflict, FieldError, NotFound, raise_if_any
@@ -22,6 +23,7 @@ from gateway.services.context import ServiceContext
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 
 MAX_SPAN = timedelta(days=366)
+HELD = VenRequest.REPORT_REQUEST_ON_REGISTRATION
 
 
 class ReportRequestView(BaseModel):
@@ -126,7 +128,7 @@ class ReportRequests:
         made = _asked(ask, list(ask.r_ids), None, now)
         async with self._ctx.db.write() as session:
             await _registered(session, ven_id)
-            self._queue(session, ven_id, VenRequest.REPORT_REQUEST_ON_REGISTRATION, made, now)
+            self._queue(session, ven_id, HELD, made, now)
         await self._ctx.publisher.flush()
         return ReportRequestView(**made)
 
@@ -164,6 +166,25 @@ class ReportRequests:
             session, "ven_request_queued", ven_id=ven_id, request=kind.value,
             change=VenChange(ChangeKind.VEN, ven_id=ven_id),
         )  # fmt: skip
+
+
+async def held_requests(
+    session: AsyncSession, ven_id: str, *, lock: bool = False
+) -> list[VenMessageRow]:
+    """The VEN's requests held for its next registration of reports, oldest first (``lock``:
+    locked for the transaction, those another transaction holds passed over)."""
+    query = (
+        select(VenMessageRow)
+        .where(
+            VenMessageRow.ven_id == ven_id,
+            VenMessageRow.delivered_at.is_(None),
+            VenMessageRow.message_type == HELD.value,
+        )
+        .order_by(VenMessageRow.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
 
 
 def _asked(ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime) -> dict[str, Any]:

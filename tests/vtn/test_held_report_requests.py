@@ -1,0 +1,93 @@
+"""The operator's report requests held for a VEN's next registration of its reports
+(``on_registration``, cert R1_3060), on SQLite and on PostgreSQL: carried by exactly one
+registration even when two arrive at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from gateway.oadr20b.report_store import ReportStore
+from tests.oadr20b.answers import Answer
+from tests.oadr20b.messages import OfferedPoint, OfferedReport
+from tests.oadr20b.ven import RawVen, RawVens, raw_vens
+from tests.support import Api, MutableClock
+from tests.vtn.raw_ven import registered
+
+MINUTE = timedelta(minutes=1)
+HELD = "report_request_on_registration"
+
+
+@pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
+
+
+@pytest.fixture
+def clock() -> MutableClock:
+    return MutableClock()
+
+
+@pytest.fixture
+async def vens(vtn_url: str, clock: MutableClock) -> AsyncIterator[RawVens]:
+    async with raw_vens(vtn_url, clock.now) as made:
+        yield made
+
+
+STATUS = OfferedReport(
+    "status",
+    [OfferedPoint("st", "ra1", MINUTE, MINUTE, measurement=None,
+                  report_type="x-resourceStatus", reading_type="x-notApplicable")],
+    name="METADATA_TELEMETRY_STATUS",
+)  # fmt: skip
+
+
+async def _hold(api: Api, **ask: Any) -> dict[str, Any]:
+    body = {"report_name": "TELEMETRY_STATUS", "on_registration": True, **ask}
+    made: dict[str, Any] = await api.post("/api/vens/ven-a/report-requests", body, status=201)
+    return made
+
+
+async def _waiting(api: Api) -> list[str]:
+    return list((await api.get("/api/vens/ven-a"))["requests_waiting"])
+
+
+async def _register(ven: RawVen) -> Answer:
+    answer = await ven.register_reports([STATUS])
+    assert answer.code == 200, answer.description
+    return answer
+
+
+async def test_two_registrations_at_once_carry_a_held_request_once(
+    api: Api, vens: RawVens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both registrations are let into the store together (each waits for the other): the
+    held request is told in exactly one oadrRegisteredReport and stored as asked once."""
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    held = await _hold(api)
+    arrived = 0
+    both = asyncio.Event()
+    register = ReportStore.register_reports
+
+    async def together(self: ReportStore, *args: Any, **kwargs: Any) -> Any:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 10)
+        return await register(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReportStore, "register_reports", together)
+    answers = await asyncio.gather(_register(ven), _register(ven))
+    told = [r.report_request_id for a in answers for r in a.report_requests]
+    assert told == [held["report_request_id"]]
+    assert await _waiting(api) == []
+    [request] = [r for a in answers for r in a.report_requests]
+    assert request.r_ids == ["st"]
+    monkeypatch.undo()
+    again = await _register(ven)
+    assert again.report_requests == []
