@@ -93,7 +93,7 @@ class ReportHandlers:
         now = self._clock.now()
         carried = await self._store.register_reports(
             ven.record.ven_id, offered, requests, create_report, now,
-            carry=lambda held: _carried(held, offered),
+            carry=lambda held: _carried(held, offered, now),
         )  # fmt: skip
         await self._state.changed(ven.record.ven_id)
         return "oadrRegisteredReport", {
@@ -202,10 +202,11 @@ def _measured(interval: dict[str, Any], report: dict[str, Any], now: datetime) -
 
 
 def _carried(
-    held: list[QueuedMessage], offered: list[tuple[str, ReportPoint]]
+    held: list[QueuedMessage], offered: list[tuple[str, ReportPoint]], now: datetime
 ) -> list[tuple[int, dict[str, Any]]]:
     """The operator's held requests this registration offers the points of (P024), each with
-    the report it falls on; the others stay held for a later registration."""
+    the report it falls on; the others stay held for a later registration. A span that names
+    no start starts ``now``, when it is carried (not when it was held)."""
     points: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for spec, point in offered:
@@ -218,6 +219,8 @@ def _carried(
         for spec, r_ids in points.items():
             if names[spec] == asked.get("report_name") and set(wanted) <= set(r_ids):
                 made = {**asked, "report_specifier_id": spec, "r_ids": wanted or r_ids}
+                if made.get("start") is None and made.get("duration_seconds") is not None:
+                    made["start"] = now.isoformat()
                 carried.append((message.id, made))
                 break
     return carried

@@ -1,6 +1,7 @@
 """The operator's report requests held for a VEN's next registration of its reports
 (``on_registration``, cert R1_3060), on SQLite and on PostgreSQL: carried by exactly one
-registration even when two arrive at once."""
+registration even when two arrive at once, their span starting when carried unless they name a
+start."""
 
 from __future__ import annotations
 
@@ -91,3 +92,18 @@ async def test_two_registrations_at_once_carry_a_held_request_once(
     monkeypatch.undo()
     again = await _register(ven)
     assert again.report_requests == []
+
+
+async def test_a_held_span_without_a_start_starts_when_carried(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    made = await _hold(api, granularity_seconds=60, report_back_seconds=60, duration_seconds=300)
+    assert (made["start"], made["duration_seconds"]) == (None, 300)  # not yet known
+    later = clock.now() + timedelta(hours=2)
+    fixed = await _hold(api, start=later.isoformat(), duration_seconds=600)
+    assert fixed["start"] == later.isoformat()
+    clock.advance(hours=1)
+    carried = {r.report_request_id: r for r in (await _register(ven)).report_requests}
+    assert carried[made["report_request_id"]].report_interval == (clock.now(), 5 * MINUTE)
+    assert carried[fixed["report_request_id"]].report_interval == (later, 10 * MINUTE)

@@ -1,7 +1,10 @@
 """The operator's report requests of a VEN, whatever its protocol: a report of points the VEN
 offered (TELEMETRY_STATUS, TELEMETRY_USAGE, HISTORY_USAGE), once or every ``granularity`` over
 a span, and its cancel. Each is stored and queued for the VEN (a pull VEN hears it on its next
-poll); its transport says it in its own words (2.0b: oadrCreateReport, oadrCancelReport)."""
+poll); its transport says it in its own words (2.0b: oadrCreateReport, oadrCancelReport).
+
+A request ``on_registration`` is held for the VEN's next registration of its reports instead:
+its span starts when that registration carries it unless it names a start."""
 
 from __future__ import annotations
 
@@ -125,7 +128,7 @@ class ReportRequests:
     async def _hold(self, ven_id: str, ask: ReportAsk, now: datetime) -> ReportRequestView:
         """Held until the VEN next registers its reports: its transport then stores it against
         the report that offers its points (all of that report's when none are named)."""
-        made = _asked(ask, list(ask.r_ids), None, now)
+        made = _asked(ask, list(ask.r_ids), None, None)  # its span starts when carried
         async with self._ctx.db.write() as session:
             await _registered(session, ven_id)
             self._queue(session, ven_id, HELD, made, now)
@@ -187,15 +190,18 @@ async def held_requests(
     return list((await session.scalars(query)).all())
 
 
-def _asked(ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime) -> dict[str, Any]:
+def _asked(
+    ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime | None
+) -> dict[str, Any]:
+    start = ask.start
+    if start is None and ask.duration is not None:
+        start = now  # a span starts now unless told otherwise (``now`` None: when carried)
     return {
         "report_request_id": uuid.uuid4().hex, "report_specifier_id": spec,
         "report_name": ask.report_name.value, "r_ids": r_ids,
         "granularity_seconds": ask.granularity.total_seconds(),
         "report_back_seconds": ask.report_back.total_seconds(),
-        # A span starts now unless told otherwise.
-        "start": None if ask.start is None and ask.duration is None
-        else (ask.start or now).isoformat(),
+        "start": None if start is None else start.isoformat(),
         "duration_seconds": None if ask.duration is None else ask.duration.total_seconds(),
     }  # fmt: skip
 
