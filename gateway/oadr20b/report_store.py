@@ -65,7 +65,7 @@ class ReportStore:
                 select(VenRow.ven_id).where(VenRow.ven_id == ven_id).with_for_update()
             )
             if carry is not None:
-                held = await held_requests(session, ven_id, lock=True)
+                held = await held_requests(session, ven_id, now, lock=True)
                 picked = carry([QueuedMessage(r.id, r.message_type, dict(r.payload)) for r in held])
                 by_id = {r.id: r for r in held}
                 for message_id, asked in picked:

@@ -1,7 +1,8 @@
 """The operator's report requests held for a VEN's next registration of its reports
 (``on_registration``, cert R1_3060), on SQLite and on PostgreSQL: carried by exactly one
 registration even when two arrive at once, their span starting when carried unless they name a
-start."""
+start, withdrawn by their cancel until carried, and dropped once held longer than
+``MAX_HOLD``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.oadr20b.report_store import ReportStore
+from gateway.services.ven_facing.report_requests import MAX_HOLD
 from tests.oadr20b.answers import Answer
 from tests.oadr20b.messages import OfferedPoint, OfferedReport
 from tests.oadr20b.ven import RawVen, RawVens, raw_vens
@@ -107,3 +109,57 @@ async def test_a_held_span_without_a_start_starts_when_carried(
     carried = {r.report_request_id: r for r in (await _register(ven)).report_requests}
     assert carried[made["report_request_id"]].report_interval == (clock.now(), 5 * MINUTE)
     assert carried[fixed["report_request_id"]].report_interval == (later, 10 * MINUTE)
+
+
+async def test_the_cancel_of_a_held_request_withdraws_it(api: Api, vens: RawVens) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    held = await _hold(api, r_ids=["st"])
+    kept = await _hold(api)
+    assert await _waiting(api) == [HELD, HELD]
+    cancel = f"/api/vens/ven-a/report-requests/{held['report_request_id']}/cancel"
+    withdrawn = await api.post(cancel, {}, status=200)
+    assert withdrawn == {**held, "held": True}
+    assert await _waiting(api) == [HELD]
+    await api.post(cancel, {}, status=404)  # withdrawn: no longer anything to cancel
+    [request] = (await _register(ven)).report_requests
+    assert request.report_request_id == kept["report_request_id"]
+    own = await ven.poll()  # the VTN's own request of the points offered, nothing else
+    assert own.message_type == "oadrCreateReport"
+    assert held["report_request_id"] not in {r.report_request_id for r in own.report_requests}
+    assert (await ven.created_report(own)).code == 200
+    assert (await ven.poll()).message_type == "oadrResponse"  # the withdrawn one never told
+    # Carried, it is a request like any other: its cancel is told to the VEN.
+    told = await api.post(
+        f"/api/vens/ven-a/report-requests/{kept['report_request_id']}/cancel", {}, status=200
+    )
+    assert (told["report_request_id"], told["held"]) == (kept["report_request_id"], False)
+    assert (await ven.poll()).message_type == "oadrCancelReport"
+
+
+async def test_a_request_held_too_long_is_dropped(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    stale = await _hold(api)
+    clock.advance(seconds=(MAX_HOLD - MINUTE).total_seconds())
+    fresh = await _hold(api)
+    clock.advance(minutes=2)  # stale: held MAX_HOLD + 1 min; fresh: 2 min
+    assert await _waiting(api) == [HELD, HELD]  # not dropped until looked at
+    [request] = (await _register(ven)).report_requests
+    assert request.report_request_id == fresh["report_request_id"]
+    assert await _waiting(api) == []
+    await api.post(
+        f"/api/vens/ven-a/report-requests/{stale['report_request_id']}/cancel", {}, status=404
+    )
+
+
+async def test_a_cancel_drops_requests_held_too_long(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    await registered(api, vens, "ven-a", {"a1": "ra1"})
+    stale = await _hold(api)
+    clock.advance(days=MAX_HOLD.days, seconds=1)
+    await api.post(
+        f"/api/vens/ven-a/report-requests/{stale['report_request_id']}/cancel", {}, status=404
+    )
+    assert await _waiting(api) == []
