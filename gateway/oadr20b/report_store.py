@@ -3,7 +3,7 @@ them with the oadrCreateReport that carries those requests, and a VEN's own powe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,9 +11,14 @@ from typing import Any
 from sqlalchemy import select, update
 
 from gateway.db.engine import Database
-from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow
+from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
 from gateway.domain.lifecycle import ReportRequestStatus
-from gateway.oadr20b.store import ON_REGISTRATION, QueuedMessage, devices_by_resource, waiting
+from gateway.oadr20b.store import QueuedMessage, devices_by_resource
+from gateway.services.ven_facing.report_requests import held_requests
+
+# Of the operator's requests held for a registration of reports, those it carries, each with
+# the report it falls on (by message id).
+Carry = Callable[[list[QueuedMessage]], list[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,32 @@ class ReportStore:
         requests: Sequence[tuple[str, str, str, list[str], float]],
         create_report: dict[str, Any] | None,
         now: datetime,
-        carried: Sequence[int] = (),
-    ) -> None:
+        carry: Carry | None = None,
+    ) -> list[dict[str, Any]]:
         """Store the VEN's report descriptions, the requests made of them and, in the same
-        transaction, the oadrCreateReport that carries those requests on the next poll;
-        ``carried``: the held operator requests its oadrRegisteredReport tells, now delivered."""
+        transaction, the oadrCreateReport that carries those requests on the next poll.
+
+        ``carry`` picks, of the operator's requests held for this registration, those its
+        oadrRegisteredReport tells: stored as requested and delivered; they are returned. They
+        are read and locked in this transaction (SQLite: one writer at a time; PostgreSQL: FOR
+        UPDATE SKIP LOCKED), so two registrations at once, or two gateways, never both carry
+        one."""
+        carried: list[dict[str, Any]] = []
         async with self._db.write() as session:
-            if carried:
-                await session.execute(
-                    update(VenMessageRow)
-                    .where(VenMessageRow.id.in_(list(carried)), VenMessageRow.ven_id == ven_id)
-                    .values(delivered_at=now)
-                )
+            # One registration of the VEN's reports at a time (PostgreSQL; SQLite has one
+            # writer): two at once both replaced its points, and the second's failed on their
+            # unique key.
+            await session.execute(
+                select(VenRow.ven_id).where(VenRow.ven_id == ven_id).with_for_update()
+            )
+            if carry is not None:
+                held = await held_requests(session, ven_id, now, lock=True)
+                picked = carry([QueuedMessage(r.id, r.message_type, dict(r.payload)) for r in held])
+                by_id = {r.id: r for r in held}
+                for message_id, asked in picked:
+                    by_id[message_id].delivered_at = now
+                    carried.append(asked)
+                requests = [*requests, *(_requested(asked) for asked in carried)]
             specifiers = {spec for spec, _ in offered}
             existing = (
                 await session.scalars(
@@ -91,12 +110,7 @@ class ReportStore:
                         created_at=now,
                     )
                 )
-
-    async def held_for_registration(self, ven_id: str) -> list[QueuedMessage]:
-        """The operator's requests held for the VEN's next registration of reports."""
-        async with self._db.read() as session:
-            rows = (await session.scalars(waiting(ven_id, ON_REGISTRATION))).all()
-            return [QueuedMessage(r.id, r.message_type, dict(r.payload)) for r in rows]
+        return carried
 
     async def set_request_status(
         self, ven_id: str, request_ids: Iterable[str], status: ReportRequestStatus, now: datetime
@@ -149,3 +163,10 @@ class ReportStore:
             )
             for p in points
         }  # fmt: skip
+
+
+def _requested(asked: dict[str, Any]) -> tuple[str, str, str, list[str], float]:
+    """A carried request as ``register_reports`` stores the requests made of a VEN."""
+    return (str(asked["report_request_id"]), str(asked["report_specifier_id"]),
+            str(asked["report_name"]), [str(r) for r in asked["r_ids"]],
+            float(asked.get("granularity_seconds") or 0))  # fmt: skip

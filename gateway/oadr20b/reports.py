@@ -83,11 +83,6 @@ class ReportHandlers:
                 request_id = uuid.uuid4().hex
                 requests.append((request_id, spec, name, r_ids, period.total_seconds()))
                 specifiers.append(_report_request(request_id, spec, period, r_ids))
-        carried = _carried(await self._store.held_for_registration(ven.record.ven_id), offered)
-        for _, asked in carried:
-            requests.append((str(asked["report_request_id"]), str(asked["report_specifier_id"]),
-                             str(asked["report_name"]), list(asked["r_ids"]),
-                             float(asked.get("granularity_seconds") or 0)))  # fmt: skip
         create_report = None
         if specifiers:
             create_report = {
@@ -95,15 +90,16 @@ class ReportHandlers:
                 "ven_id": ven.record.ven_id,
                 "report_requests": [to_jsonable(r) for r in specifiers],
             }
-        await self._store.register_reports(
-            ven.record.ven_id, offered, requests, create_report, self._clock.now(),
-            carried=[message_id for message_id, _ in carried],
+        now = self._clock.now()
+        carried = await self._store.register_reports(
+            ven.record.ven_id, offered, requests, create_report, now,
+            carry=lambda held: _carried(held, offered, now),
         )  # fmt: skip
         await self._state.changed(ven.record.ven_id)
         return "oadrRegisteredReport", {
             "response": ok(payload.get("request_id")),
             "ven_id": ven.record.ven_id,
-            "report_requests": [operator_report_request(asked) for _, asked in carried],
+            "report_requests": [operator_report_request(asked) for asked in carried],
         }
 
     async def created_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -206,10 +202,11 @@ def _measured(interval: dict[str, Any], report: dict[str, Any], now: datetime) -
 
 
 def _carried(
-    held: list[QueuedMessage], offered: list[tuple[str, ReportPoint]]
+    held: list[QueuedMessage], offered: list[tuple[str, ReportPoint]], now: datetime
 ) -> list[tuple[int, dict[str, Any]]]:
     """The operator's held requests this registration offers the points of (P024), each with
-    the report it falls on; the others stay held for a later registration."""
+    the report it falls on; the others stay held for a later registration. A span that names
+    no start starts ``now``, when it is carried (not when it was held)."""
     points: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     for spec, point in offered:
@@ -222,6 +219,8 @@ def _carried(
         for spec, r_ids in points.items():
             if names[spec] == asked.get("report_name") and set(wanted) <= set(r_ids):
                 made = {**asked, "report_specifier_id": spec, "r_ids": wanted or r_ids}
+                if made.get("start") is None and made.get("duration_seconds") is not None:
+                    made["start"] = now.isoformat()
                 carried.append((message.id, made))
                 break
     return carried

@@ -1,7 +1,12 @@
 """The operator's report requests of a VEN, whatever its protocol: a report of points the VEN
 offered (TELEMETRY_STATUS, TELEMETRY_USAGE, HISTORY_USAGE), once or every ``granularity`` over
 a span, and its cancel. Each is stored and queued for the VEN (a pull VEN hears it on its next
-poll); its transport says it in its own words (2.0b: oadrCreateReport, oadrCancelReport)."""
+poll); its transport says it in its own words (2.0b: oadrCreateReport, oadrCancelReport).
+
+A request ``on_registration`` is held for the VEN's next registration of its reports instead:
+its span starts when that registration carries it unless it names a start; until then the
+cancel withdraws it (never told), and one held longer than ``MAX_HOLD`` is dropped when next
+looked at (a hold, a cancel, a registration of the VEN's reports)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
 from gateway.domain.errors import Conflict, FieldError, NotFound, raise_if_any
@@ -22,6 +28,9 @@ from gateway.services.context import ServiceContext
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 
 MAX_SPAN = timedelta(days=366)
+# A request held for a registration of the VEN's reports that never came is dropped after this.
+MAX_HOLD = timedelta(days=7)
+HELD = VenRequest.REPORT_REQUEST_ON_REGISTRATION
 
 
 class ReportRequestView(BaseModel):
@@ -39,6 +48,11 @@ class ReportRequestView(BaseModel):
     duration_seconds: float | None = None
     report_to_follow: bool | None = None
     piggy_back: bool | None = None
+    held: bool = Field(
+        default=False,
+        description="held for the VEN's next registration of its reports, not told yet (on a "
+        "cancel: withdrawn, never told); a held request without a start starts when carried",
+    )
 
 
 class ReportName(StrEnum):
@@ -123,36 +137,70 @@ class ReportRequests:
     async def _hold(self, ven_id: str, ask: ReportAsk, now: datetime) -> ReportRequestView:
         """Held until the VEN next registers its reports: its transport then stores it against
         the report that offers its points (all of that report's when none are named)."""
-        made = _asked(ask, list(ask.r_ids), None, now)
+        made = _asked(ask, list(ask.r_ids), None, None)  # its span starts when carried
         async with self._ctx.db.write() as session:
             await _registered(session, ven_id)
-            self._queue(session, ven_id, VenRequest.REPORT_REQUEST_ON_REGISTRATION, made, now)
+            await held_requests(session, ven_id, now)  # drops those held too long
+            self._queue(session, ven_id, HELD, made, now)
         await self._ctx.publisher.flush()
-        return ReportRequestView(**made)
+        return ReportRequestView(**made, held=True)
 
     async def cancel(
         self, ven_id: str, report_request_id: str, report_to_follow: bool, piggy_back: bool
     ) -> ReportRequestView:
         """Queue the cancel of a request made of the VEN (``piggy_back``: said in the answer
-        to its next report, not on a poll); 404 for a request it was never asked."""
+        to its next report, not on a poll), or withdraw one still held for its next
+        registration (it is never told); 404 for a request it was never asked (or held too
+        long, dropped)."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             await _registered(session, ven_id)
-            row = await session.get(VenReportRequestRow, report_request_id, with_for_update=True)
-            if row is None or row.ven_id != ven_id:
-                raise NotFound(f"report request {report_request_id} of VEN {ven_id} not found")
-            if row.status == ReportRequestStatus.CANCELLED.value:
-                raise Conflict(f"report request {report_request_id} is cancelled already")
-            row.status = ReportRequestStatus.CANCELLED.value
-            row.updated_at = now
-            made = {
-                "report_request_id": report_request_id, "report_to_follow": report_to_follow,
-                "piggy_back": piggy_back,
-            }  # fmt: skip
-            kind = VenRequest.CANCEL_REPORT_PIGGY_BACKED if piggy_back else VenRequest.CANCEL_REPORT
-            self._queue(session, ven_id, kind, made, now)
+            view = await self._withdraw(session, ven_id, report_request_id, now)
+            refused = None if view else await _cancelled(session, ven_id, report_request_id, now)
+            if view is None and refused is None:
+                made = {
+                    "report_request_id": report_request_id, "report_to_follow": report_to_follow,
+                    "piggy_back": piggy_back,
+                }  # fmt: skip
+                kind = (
+                    VenRequest.CANCEL_REPORT_PIGGY_BACKED
+                    if piggy_back
+                    else VenRequest.CANCEL_REPORT
+                )
+                self._queue(session, ven_id, kind, made, now)
+                view = ReportRequestView(**made)
+        # Refused once committed: the held requests it dropped (held too long) stay dropped.
         await self._ctx.publisher.flush()
-        return ReportRequestView(**made)
+        if refused is not None:
+            raise refused
+        assert view is not None
+        return view
+
+    async def _withdraw(
+        self, session: AsyncSession, ven_id: str, report_request_id: str, now: datetime
+    ) -> ReportRequestView | None:
+        """The held request ``report_request_id``, deleted (None: none such is held). Only it
+        is locked (a registration at the same time passes over it, and carries the others);
+        one a registration is carrying is locked by it: this waits, then finds it carried."""
+        for held in await held_requests(session, ven_id, now):
+            if held.payload.get("report_request_id") != report_request_id:
+                continue
+            still = await session.scalar(
+                select(VenMessageRow)
+                .where(VenMessageRow.id == held.id, VenMessageRow.delivered_at.is_(None))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            if still is None:
+                return None  # carried meanwhile: cancelled as any other
+            await session.delete(still)
+            self._ctx.announce(
+                session, "ven_request_withdrawn", ven_id=ven_id, request=HELD.value,
+                report_request_id=report_request_id,
+                change=VenChange(ChangeKind.VEN, ven_id=ven_id),
+            )  # fmt: skip
+            return ReportRequestView(**held.payload, held=True)
+        return None
 
     def _queue(
         self, session: Any, ven_id: str, kind: VenRequest, payload: dict[str, Any], now: datetime
@@ -166,17 +214,62 @@ class ReportRequests:
         )  # fmt: skip
 
 
-def _asked(ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime) -> dict[str, Any]:
+async def held_requests(
+    session: AsyncSession, ven_id: str, now: datetime, *, lock: bool = False
+) -> list[VenMessageRow]:
+    """The VEN's requests held for its next registration of reports, oldest first (``lock``:
+    locked for the transaction, those another transaction holds passed over); those held
+    longer than ``MAX_HOLD`` are deleted, not returned."""
+    query = (
+        select(VenMessageRow)
+        .where(
+            VenMessageRow.ven_id == ven_id,
+            VenMessageRow.delivered_at.is_(None),
+            VenMessageRow.message_type == HELD.value,
+        )
+        .order_by(VenMessageRow.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.scalars(query)).all()
+    stale = [r.id for r in rows if now - r.created_at > MAX_HOLD]
+    if stale:
+        await session.execute(
+            delete(VenMessageRow).where(
+                VenMessageRow.id.in_(stale), VenMessageRow.delivered_at.is_(None)
+            )
+        )
+    return [r for r in rows if r.id not in stale]
+
+
+def _asked(
+    ask: ReportAsk, r_ids: list[str], spec: str | None, now: datetime | None
+) -> dict[str, Any]:
+    start = ask.start
+    if start is None and ask.duration is not None:
+        start = now  # a span starts now unless told otherwise (``now`` None: when carried)
     return {
         "report_request_id": uuid.uuid4().hex, "report_specifier_id": spec,
         "report_name": ask.report_name.value, "r_ids": r_ids,
         "granularity_seconds": ask.granularity.total_seconds(),
         "report_back_seconds": ask.report_back.total_seconds(),
-        # A span starts now unless told otherwise.
-        "start": None if ask.start is None and ask.duration is None
-        else (ask.start or now).isoformat(),
+        "start": None if start is None else start.isoformat(),
         "duration_seconds": None if ask.duration is None else ask.duration.total_seconds(),
     }  # fmt: skip
+
+
+async def _cancelled(
+    session: AsyncSession, ven_id: str, report_request_id: str, now: datetime
+) -> NotFound | Conflict | None:
+    """Mark the request made of the VEN cancelled; why not, if it cannot be."""
+    row = await session.get(VenReportRequestRow, report_request_id, with_for_update=True)
+    if row is None or row.ven_id != ven_id:
+        return NotFound(f"report request {report_request_id} of VEN {ven_id} not found")
+    if row.status == ReportRequestStatus.CANCELLED.value:
+        return Conflict(f"report request {report_request_id} is cancelled already")
+    row.status = ReportRequestStatus.CANCELLED.value
+    row.updated_at = now
+    return None
 
 
 async def _registered(session: Any, ven_id: str) -> VenRow:
