@@ -47,6 +47,7 @@ from gateway.domain.meter import intervals_between
 from gateway.domain.settlement import device_totals, settle_intervals
 from gateway.services.meter_history import MeterGrid, history_at, history_of
 from gateway.services.program_views import program_of
+from gateway.services.settlement_retry import SettlementRetries
 from gateway.services.settlement_views import (
     DeviceSettlement,
     SettlementInterval,
@@ -57,11 +58,19 @@ from gateway.services.settlement_views import (
 OK = "ok"
 
 
+class AwaitingMeterData(Conflict):
+    """No device of the event has a measured interval in it yet: nothing to settle from."""
+
+    code = "awaiting_meter_data"
+
+
 class SettlementService:
     def __init__(self, db: Database, clock: Clock, grid: MeterGrid) -> None:
         self._db = db
         self._clock = clock
         self._grid = grid
+        # The automatic settlements that failed in this process (``settlement_auto``).
+        self.retries = SettlementRetries()
 
     async def get(self, event_id: str, version: int | None = None) -> SettlementView:
         async with self._db.read() as session:
@@ -84,14 +93,26 @@ class SettlementService:
         the latest version already says exactly this)."""
         return await self._store(event_id, first_only=False)
 
-    async def settle_first(self, event_id: str) -> tuple[SettlementView, bool]:
+    async def settle_first(
+        self, event_id: str, *, measured_only: bool = False
+    ) -> tuple[SettlementView, bool]:
         """Version 1 when the event has none yet, else its latest version as it is: the
-        automatic settlement at an event's end, which replicas may all try at once."""
-        return await self._store(event_id, first_only=True)
+        automatic settlement at an event's end, which replicas may all try at once. With
+        ``measured_only``, ``AwaitingMeterData`` instead of a version 1 that no device has
+        a measured interval in."""
+        return await self._store(event_id, first_only=True, measured_only=measured_only)
 
-    async def _store(self, event_id: str, *, first_only: bool) -> tuple[SettlementView, bool]:
+    async def _store(
+        self, event_id: str, *, first_only: bool, measured_only: bool = False
+    ) -> tuple[SettlementView, bool]:
         async with self._db.read() as session:
             computed = await self._compute(session, event_id)
+        devices: list[DeviceSettlement] = computed["devices"]
+        if measured_only and not any(d.measured_share > 0 for d in devices):
+            raise AwaitingMeterData(
+                f"event {event_id}: no meter data yet in its intervals for any of its "
+                f"{len(devices)} device(s)"
+            )
         digest = _digest(computed)
         for _ in range(3):  # another process may store the next version first
             try:

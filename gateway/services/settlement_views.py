@@ -7,11 +7,12 @@ import csv
 import io
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
 from gateway.domain.baselines import AdjustmentKind, BaselineMethod, DayType
+from gateway.services.settlement_retry import Failure
 from gateway.services.views import View
 
 
@@ -72,6 +73,39 @@ class SettlementView(View):
     end_time: AwareDatetime = Field(description="the event's end, or its cancel once started")
     devices: list[DeviceSettlement]
     totals: SettlementTotals
+
+
+class SettlementPending(View):
+    """Why an ended event has no settlement yet: its automatic settlement failed, and when
+    this gateway tries again (``services.settlement_retry``)."""
+
+    state: Literal["retrying", "waiting"] = Field(
+        description="retrying: after a database or Redis outage; waiting: after a refusal"
+    )
+    last_failure: str = Field(description="why the last try failed")
+    last_failure_at: AwareDatetime
+    next_try_at: AwareDatetime
+    failures: int = Field(description="tries that failed in a row")
+
+    @classmethod
+    def of(cls, failure: Failure) -> SettlementPending:
+        return cls(
+            state="retrying" if failure.transient else "waiting",
+            last_failure=failure.reason,
+            last_failure_at=failure.failed_at,
+            next_try_at=failure.next_try_at,
+            failures=failure.failures,
+        )
+
+
+class SettlementNotYet(View):
+    """The 404 of an event without a settlement, with why while its settlement is failing."""
+
+    error: str
+    message: str
+    pending: SettlementPending | None = Field(
+        default=None, description="set while this gateway's automatic settlement of it fails"
+    )
 
 
 CSV_HEADER = (
