@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -295,11 +296,13 @@ def settled_end(event: EventRow) -> datetime | None:
 
 def _totals(devices: Sequence[DeviceSettlement]) -> SettlementTotals:
     settled = [d for d in devices if d.baseline == OK]
+    committed = [d.committed_kw for d in devices if d.committed_kw is not None]
     return SettlementTotals(
         baseline_kwh=sum(d.baseline_kwh or 0.0 for d in settled),
         actual_kwh=sum(d.actual_kwh or 0.0 for d in settled),
         reduction_kwh=sum(d.reduction_kwh or 0.0 for d in settled),
-        committed_kw=sum(d.committed_kw or 0.0 for d in devices),
+        committed_kw=math.fsum(committed) if committed else None,
+        devices_committed=len(committed),
         delivered_kw=sum(d.delivered_kw or 0.0 for d in settled),
         measured_share=sum(d.measured_share for d in devices) / len(devices) if devices else 0.0,
         devices_settled=sum(d.reduction_kwh is not None for d in settled),

@@ -51,7 +51,14 @@ class SettlementTotals(View):
     baseline_kwh: float
     actual_kwh: float
     reduction_kwh: float
-    committed_kw: float
+    committed_kw: float | None = Field(
+        description="sum of the committed kW of the devices that committed; null when none did"
+    )
+    devices_committed: int | None = Field(
+        default=None,
+        description="how many devices have a committed kW; null in a version stored before "
+        "it was counted",
+    )
     delivered_kw: float = Field(description="sum of the devices' delivered kW")
     measured_share: float = Field(description="mean over the devices")
     devices_settled: int
@@ -142,7 +149,7 @@ def settlement_csv(view: SettlementView) -> str:
     writer.writerow((
         view.event_id, view.version, "", "event_total", view.start_time.isoformat(),
         view.end_time.isoformat(), "", t.baseline_kwh, t.actual_kwh, t.reduction_kwh,
-        t.measured_share, t.committed_kw, t.delivered_kw, "", *common,
+        t.measured_share, _cell(t.committed_kw), t.delivered_kw, "", *common,
     ))  # fmt: skip
     return out.getvalue()
 
