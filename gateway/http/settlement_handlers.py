@@ -10,11 +10,15 @@ from typing import Literal
 from aiohttp import BodyPartReader, web
 from pydantic import AwareDatetime, Field
 
-from gateway.domain.errors import ValidationFailed
+from gateway.domain.errors import NotFound, ValidationFailed
 from gateway.http.handlers import SERVICES
 from gateway.http.io import json_items, json_view, read_body, read_query
 from gateway.http.schemas import Body, Query, Text
-from gateway.services.settlement_views import settlement_csv
+from gateway.services.settlement_views import (
+    SettlementNotYet,
+    SettlementPending,
+    settlement_csv,
+)
 
 DEFAULT_HISTORY_DAYS = 1
 CSV_TYPES = ("text/csv", "text/plain")
@@ -77,8 +81,21 @@ async def device_history(request: web.Request) -> web.Response:
 
 
 async def get_settlement(request: web.Request) -> web.Response:
+    """The settlement; before the first, a 404 that says why while its automatic settlement
+    fails (``pending``: the last failure and the next try)."""
     query = read_query(request, SettlementQuery)
-    view = await request.app[SERVICES].settlement.get(request.match_info["event_id"], query.version)
+    settlement = request.app[SERVICES].settlement
+    event_id = request.match_info["event_id"]
+    try:
+        view = await settlement.get(event_id, query.version)
+    except NotFound as err:
+        failure = settlement.retries.of(event_id) if query.version is None else None
+        if failure is None:
+            raise
+        body = SettlementNotYet(
+            error=err.code, message=err.message, pending=SettlementPending.of(failure)
+        )
+        return json_view(body, status=404)
     if query.format == "csv":
         return web.Response(text=settlement_csv(view), content_type="text/csv")
     return json_view(view)

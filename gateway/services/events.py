@@ -21,6 +21,7 @@ from gateway.domain.invitations import (
     check_amount,
     check_device_list,
     check_event_window,
+    per_device_kw,
 )
 from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
 from gateway.domain.programs import DEFAULT_PROGRAM_ID
@@ -43,6 +44,9 @@ from gateway.services.views import EventView
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
+# A device whose VEN opted out of a direct event (``ven_facing.direct_answers``, which
+# imports this module): it keeps 0 kW committed.
+OPTED_OUT = "optOut"
 _EVENT_LOADS = (selectinload(EventRow.devices), selectinload(EventRow.ven_errors))
 
 
@@ -134,6 +138,7 @@ class EventService:
             errors = check_event_window("start_time", start_time, duration_minutes, now)
             if target_kw is None and not terms.explicit:
                 errors.append(FieldError("target_kw", "needed for an event without signals"))
+            committed = direct_commitment(target_kw, len(device_ids))
             target_kw = target_kw or 0.0
             errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
             errors.extend(check_terms(terms, timedelta(minutes=duration_minutes)))
@@ -148,7 +153,7 @@ class EventService:
                 start_time=start_time,
                 duration_minutes=duration_minutes,
                 target_kw=target_kw,
-                devices=[(d, None) for d in device_ids],
+                devices=[(d, committed) for d in device_ids],
                 invitation_id=None,
                 program_id=program.id,
                 terms=terms,
@@ -220,6 +225,7 @@ class EventService:
                 row.fence += 1  # a run that took it with the old times must let go
             if target_kw is not None:
                 row.target_kw = target_kw
+                _recommit(row, target_kw)
             row.target_kwh = row.target_kw * minutes / 60.0
             row.terms = terms_to_json(terms)
             row.modification_number += 1
@@ -294,6 +300,24 @@ class EventService:
             **results,
         )
         return row
+
+
+def direct_commitment(target_kw: float | None, devices: int) -> float | None:
+    """Each device's committed kW in a direct event: its equal share of the ``target_kw``
+    the event asks to shed, as an invitation's yes commits; None (no commitment, never 0)
+    when it states none: no target, or 0 (signals only: a price or a level asks for no kW)."""
+    if target_kw is None or target_kw <= 0 or devices <= 0:
+        return None
+    return per_device_kw(target_kw, devices)
+
+
+def _recommit(row: EventRow, target_kw: float) -> None:
+    """A direct event's new target shared again among its devices not opted out (those
+    keep 0 kW)."""
+    standing = [d for d in row.devices if d.ven_opt != OPTED_OUT]
+    committed = direct_commitment(target_kw, len(standing))
+    for device in standing:
+        device.committed_kw = committed
 
 
 def _minutes_of(row: EventRow) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ from gateway.domain.meter import intervals_between
 from gateway.domain.settlement import device_totals, settle_intervals
 from gateway.services.meter_history import MeterGrid, history_at, history_of
 from gateway.services.program_views import program_of
+from gateway.services.settlement_retry import SettlementRetries
 from gateway.services.settlement_views import (
     DeviceSettlement,
     SettlementInterval,
@@ -57,11 +59,19 @@ from gateway.services.settlement_views import (
 OK = "ok"
 
 
+class AwaitingMeterData(Conflict):
+    """No device of the event has a measured interval in it yet: nothing to settle from."""
+
+    code = "awaiting_meter_data"
+
+
 class SettlementService:
     def __init__(self, db: Database, clock: Clock, grid: MeterGrid) -> None:
         self._db = db
         self._clock = clock
         self._grid = grid
+        # The automatic settlements that failed in this process (``settlement_auto``).
+        self.retries = SettlementRetries()
 
     async def get(self, event_id: str, version: int | None = None) -> SettlementView:
         async with self._db.read() as session:
@@ -84,14 +94,26 @@ class SettlementService:
         the latest version already says exactly this)."""
         return await self._store(event_id, first_only=False)
 
-    async def settle_first(self, event_id: str) -> tuple[SettlementView, bool]:
+    async def settle_first(
+        self, event_id: str, *, measured_only: bool = False
+    ) -> tuple[SettlementView, bool]:
         """Version 1 when the event has none yet, else its latest version as it is: the
-        automatic settlement at an event's end, which replicas may all try at once."""
-        return await self._store(event_id, first_only=True)
+        automatic settlement at an event's end, which replicas may all try at once. With
+        ``measured_only``, ``AwaitingMeterData`` instead of a version 1 that no device has
+        a measured interval in."""
+        return await self._store(event_id, first_only=True, measured_only=measured_only)
 
-    async def _store(self, event_id: str, *, first_only: bool) -> tuple[SettlementView, bool]:
+    async def _store(
+        self, event_id: str, *, first_only: bool, measured_only: bool = False
+    ) -> tuple[SettlementView, bool]:
         async with self._db.read() as session:
             computed = await self._compute(session, event_id)
+        devices: list[DeviceSettlement] = computed["devices"]
+        if measured_only and not any(d.measured_share > 0 for d in devices):
+            raise AwaitingMeterData(
+                f"event {event_id}: no meter data yet in its intervals for any of its "
+                f"{len(devices)} device(s)"
+            )
         digest = _digest(computed)
         for _ in range(3):  # another process may store the next version first
             try:
@@ -274,11 +296,13 @@ def settled_end(event: EventRow) -> datetime | None:
 
 def _totals(devices: Sequence[DeviceSettlement]) -> SettlementTotals:
     settled = [d for d in devices if d.baseline == OK]
+    committed = [d.committed_kw for d in devices if d.committed_kw is not None]
     return SettlementTotals(
         baseline_kwh=sum(d.baseline_kwh or 0.0 for d in settled),
         actual_kwh=sum(d.actual_kwh or 0.0 for d in settled),
         reduction_kwh=sum(d.reduction_kwh or 0.0 for d in settled),
-        committed_kw=sum(d.committed_kw or 0.0 for d in devices),
+        committed_kw=math.fsum(committed) if committed else None,
+        devices_committed=len(committed),
         delivered_kw=sum(d.delivered_kw or 0.0 for d in settled),
         measured_share=sum(d.measured_share for d in devices) / len(devices) if devices else 0.0,
         devices_settled=sum(d.reduction_kwh is not None for d in settled),

@@ -4,12 +4,19 @@ operator's call, once the last meter interval it touches has closed.
 The background worker asks each round for ended events that have no settlement yet, so an
 event that ended while the gateway was down (or on a replica that crashed) is settled at the
 next round anywhere. Replicas may all try the same event: ``SettlementService.settle_first``
-stores version 1 once and otherwise returns what is there. Meter data imported later is the
-operator's ``recompute`` (a new version), never this.
+stores version 1 once and otherwise returns what is there. Meter data imported after version
+1 is the operator's ``recompute`` (a new version), never this.
+
+A try that fails is tried again without a restart (``services.settlement_retry``): after a
+database or Redis outage within a minute, after a refusal (no meter data in the event yet,
+say) after 1 minute, then 2, 4, ... at most an hour apart. The worker holds version 1 back
+while no device of the event has a measured interval in it, for at most ``DATA_WAIT`` after
+it is due; after that it settles on what there is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -18,11 +25,12 @@ from sqlalchemy import exists, or_, select
 from gateway.clock import Clock
 from gateway.db.engine import Database
 from gateway.db.models import EventRow, SettlementRow
-from gateway.domain.errors import Conflict, NotFound
+from gateway.domain.errors import Conflict, GatewayError, NotFound
 from gateway.domain.lifecycle import EventStatus
 from gateway.domain.meter import interval_floor
 from gateway.services.meter_history import MeterGrid
 from gateway.services.settlement import SettlementService, settled_end
+from gateway.services.settlement_retry import Failure, is_transient
 from gateway.services.settlement_views import SettlementView
 
 logger = logging.getLogger(__name__)
@@ -32,6 +40,9 @@ logger = logging.getLogger(__name__)
 SETTLE_GRACE = timedelta(minutes=1)
 # Events settled per round at most: a first start over a long history catches up over rounds.
 BATCH = 20
+# How long after it is due the worker waits for meter data in an event before it settles
+# version 1 on none (every interval missing).
+DATA_WAIT = timedelta(days=1)
 
 
 class AutoSettlement:
@@ -42,9 +53,8 @@ class AutoSettlement:
         self._db = db
         self._clock = clock
         self._grid = grid
-        # Events whose settlement failed for good in this process (logged once, not retried
-        # each round; a restart tries them again).
-        self._refused: set[str] = set()
+        self._retries = settlement.retries  # shared with the API, which shows them
+        self._down = False  # the last round could not list the events (an outage)
 
     def due_at(self, event: EventRow) -> datetime | None:
         """When an event's settlement is due: the close of the meter interval holding its
@@ -56,23 +66,64 @@ class AutoSettlement:
         return last + self._grid.interval + SETTLE_GRACE
 
     async def settle_due(self) -> list[str]:
-        """Settle the ended events due and not settled yet; the ids of those settled."""
+        """Settle the ended events due and not settled yet; the ids of those settled. An
+        event whose last try failed waits for its next try; one failing never stops the
+        others."""
         now = self._clock.now()
+        try:
+            events = await self._unsettled(now)
+        except Exception as err:
+            if not is_transient(err):
+                raise
+            if not self._down:  # once per outage, not each round
+                logger.warning("settlement: the database is unavailable (%s); retrying", err)
+            self._down = True
+            return []
+        if self._down:
+            logger.info("settlement: the database is back")
+            self._down = False
+        if len(events) < BATCH + len(self._retries):
+            self._retries.keep_only({e.id for e in events})  # the others need no retry
         settled = []
-        for event in await self._unsettled(now):
+        for event in events:
             due = self.due_at(event)
-            if due is None or due > now or event.id in self._refused:
+            if due is None or due > now or not self._retries.may_try(event.id, now):
                 continue
-            try:
-                _, created = await self._settlement.settle_first(event.id)
-            except (Conflict, NotFound) as err:  # changed under us, or cannot be settled
-                self._refused.add(event.id)
-                logger.warning("event %s: not settled automatically: %s", event.id, err)
-                continue
-            if created:
-                logger.info("event %s: settled (version 1)", event.id)
+            if await self._try(event.id, now, measured_only=now < due + DATA_WAIT):
                 settled.append(event.id)
         return settled
+
+    async def _try(self, event_id: str, now: datetime, *, measured_only: bool) -> bool:
+        try:
+            _, created = await self._settlement.settle_first(event_id, measured_only=measured_only)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self._failed(event_id, err, now)
+            return False
+        before = self._retries.settled(event_id)
+        if created:
+            after = "" if before is None else f" after {before.failures} failed tries"
+            logger.info("event %s: settled (version 1)%s", event_id, after)
+        return created
+
+    def _failed(self, event_id: str, err: Exception, now: datetime) -> Failure:
+        transient = is_transient(err)
+        if isinstance(err, GatewayError):
+            reason = err.message
+        elif transient:
+            reason = f"database or Redis unavailable: {type(err).__name__}: {err}"
+        else:
+            reason = f"{type(err).__name__}: {err}"
+        failure, news = self._retries.failed(event_id, reason, transient=transient, now=now)
+        if news:
+            logger.warning(
+                "event %s: not settled automatically (%s, try %d): %s; next try at %s",
+                event_id, "transient" if transient else "refused", failure.failures, reason,
+                failure.next_try_at.isoformat(),
+                exc_info=not transient and not isinstance(err, GatewayError),
+            )  # fmt: skip
+        return failure
 
     async def when_due(self, event_id: str) -> SettlementView | None:
         """The event's settlement, made now if it is due and there is none; None before it
@@ -110,7 +161,7 @@ class AutoSettlement:
                 ~settled,
             )
             .order_by(EventRow.ended_at, EventRow.id)
-            .limit(BATCH + len(self._refused))
+            .limit(BATCH + len(self._retries))
         )
         async with self._db.read() as session:
             return list(await session.scalars(query))

@@ -7,11 +7,12 @@ import csv
 import io
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
 from gateway.domain.baselines import AdjustmentKind, BaselineMethod, DayType
+from gateway.services.settlement_retry import Failure
 from gateway.services.views import View
 
 
@@ -50,7 +51,14 @@ class SettlementTotals(View):
     baseline_kwh: float
     actual_kwh: float
     reduction_kwh: float
-    committed_kw: float
+    committed_kw: float | None = Field(
+        description="sum of the committed kW of the devices that committed; null when none did"
+    )
+    devices_committed: int | None = Field(
+        default=None,
+        description="how many devices have a committed kW; null in a version stored before "
+        "it was counted",
+    )
     delivered_kw: float = Field(description="sum of the devices' delivered kW")
     measured_share: float = Field(description="mean over the devices")
     devices_settled: int
@@ -72,6 +80,39 @@ class SettlementView(View):
     end_time: AwareDatetime = Field(description="the event's end, or its cancel once started")
     devices: list[DeviceSettlement]
     totals: SettlementTotals
+
+
+class SettlementPending(View):
+    """Why an ended event has no settlement yet: its automatic settlement failed, and when
+    this gateway tries again (``services.settlement_retry``)."""
+
+    state: Literal["retrying", "waiting"] = Field(
+        description="retrying: after a database or Redis outage; waiting: after a refusal"
+    )
+    last_failure: str = Field(description="why the last try failed")
+    last_failure_at: AwareDatetime
+    next_try_at: AwareDatetime
+    failures: int = Field(description="tries that failed in a row")
+
+    @classmethod
+    def of(cls, failure: Failure) -> SettlementPending:
+        return cls(
+            state="retrying" if failure.transient else "waiting",
+            last_failure=failure.reason,
+            last_failure_at=failure.failed_at,
+            next_try_at=failure.next_try_at,
+            failures=failure.failures,
+        )
+
+
+class SettlementNotYet(View):
+    """The 404 of an event without a settlement, with why while its settlement is failing."""
+
+    error: str
+    message: str
+    pending: SettlementPending | None = Field(
+        default=None, description="set while this gateway's automatic settlement of it fails"
+    )
 
 
 CSV_HEADER = (
@@ -108,7 +149,7 @@ def settlement_csv(view: SettlementView) -> str:
     writer.writerow((
         view.event_id, view.version, "", "event_total", view.start_time.isoformat(),
         view.end_time.isoformat(), "", t.baseline_kwh, t.actual_kwh, t.reduction_kwh,
-        t.measured_share, t.committed_kw, t.delivered_kw, "", *common,
+        t.measured_share, _cell(t.committed_kw), t.delivered_kw, "", *common,
     ))  # fmt: skip
     return out.getvalue()
 

@@ -115,6 +115,9 @@ async def test_mean_before_event_settles_on_the_executor_s_baseline(
     assert device["reduction_kwh"] == pytest.approx(1.5 + 1.3, abs=1e-9)
     assert device["delivered_kw"] == pytest.approx(2.8 / 0.5, abs=1e-9)
     assert settled["totals"]["reduction_kwh"] == pytest.approx(2.8, abs=1e-9)
+    # A direct event's target_kw is its one device's commitment: 8 kW against 5.6 delivered.
+    assert device["committed_kw"] == 8.0
+    assert (settled["totals"]["committed_kw"], settled["totals"]["devices_committed"]) == (8.0, 1)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +205,9 @@ async def test_a_day_matching_settlement_and_its_versions_after_late_meter_data(
     assert s2["reduction_kwh"] is None
     assert first["totals"]["devices_without_baseline"] == 1
     assert first["totals"]["reduction_kwh"] == pytest.approx(1.65, abs=1e-9)
-    assert first["totals"]["committed_kw"] == sum(d["committed_kw"] or 0 for d in (s1, s2))
+    # The direct event's 8 kW target, an equal share committed by each of its two devices.
+    assert (s1["committed_kw"], s2["committed_kw"]) == (4.0, 4.0)
+    assert (first["totals"]["committed_kw"], first["totals"]["devices_committed"]) == (8.0, 2)
 
     again = await api.post(path, {}, status=200)  # the same data: the same numbers, no version
     assert again == first
@@ -237,6 +242,55 @@ async def test_a_day_matching_settlement_and_its_versions_after_late_meter_data(
     assert rows[3]["actual_kwh"] == ""  # missing is empty, never 0
     assert float(rows[-1]["reduction_kwh"]) == pytest.approx(3.3, abs=1e-9)
     assert rows[0]["baseline_method"] == "pjm_high_4_of_5"
+
+
+async def test_a_direct_event_with_signals_only_commits_nothing_and_its_total_is_none(
+    api: Any, services: Services, redis: Redis, settings: Settings, clock: FakeClock
+) -> None:
+    await _device(api, redis, settings, clock, "s1", "s2")
+    simple = {
+        "name": "SIMPLE",
+        "type": "level",
+        "intervals": [{"duration_minutes": 30, "value": 1}],
+    }
+    event = await _run_event(api, services, clock, devices=["s1", "s2"], target_kw=None,
+                             signals=[simple])  # fmt: skip
+    for device_id in ("s1", "s2"):
+        await api.post("/api/meter-history", {"csv": _csv(device_id)}, status=200)
+    path = f"/api/events/{event['id']}/settlement"
+    settled = await api.post(path, {}, status=201)
+    assert [d["committed_kw"] for d in settled["devices"]] == [None, None]  # missing, not 0
+    totals = settled["totals"]
+    assert (totals["committed_kw"], totals["devices_committed"]) == (None, 0)
+    assert totals["delivered_kw"] == pytest.approx(2 * 2.8 / 0.5, abs=1e-9)
+    resp = await api.client.get(path, params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["committed_kw"] for r in rows if r["row"] != "interval"] == ["", "", ""]
+
+
+async def test_the_committed_total_sums_only_the_devices_that_committed(
+    api: Any, services: Services
+) -> None:
+    for device_id in ("c1", "c2", "c3"):
+        await api.device(device_id, timezone=TZ)
+    start = START - timedelta(days=1)
+    async with services.db.write() as session:
+        session.add(
+            EventRow(
+                id="mixed", created_at=start, updated_at=start, start_time=start,
+                end_time=start + timedelta(minutes=30), status="completed", target_kw=3.0,
+                target_kwh=1.5, started_at=start, ended_at=start + timedelta(minutes=30),
+                devices=[
+                    EventDeviceRow(device_id="c1", position=0, committed_kw=3.0, baseline_kw=4.0),
+                    EventDeviceRow(device_id="c2", position=1, committed_kw=None, baseline_kw=4.0),
+                    EventDeviceRow(device_id="c3", position=2, committed_kw=0.0, baseline_kw=4.0),
+                ],
+            )
+        )  # fmt: skip
+    settled = await api.post("/api/events/mixed/settlement", {}, status=201)
+    assert [d["committed_kw"] for d in settled["devices"]] == [3.0, None, 0.0]
+    # c1's 3 kW and c3's 0 kW (it committed nothing, e.g. opted out); c2 has no commitment.
+    assert (settled["totals"]["committed_kw"], settled["totals"]["devices_committed"]) == (3.0, 2)
 
 
 async def test_only_a_completed_event_is_settled(api: Any, clock: FakeClock) -> None:

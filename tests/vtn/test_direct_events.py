@@ -219,3 +219,33 @@ async def test_an_invitations_event_is_modified_through_its_invitation_only(
     assert event_id is not None
     await api.put(f"/api/events/{event_id}", {"priority": 1}, status=409)
     await api.put("/api/events/no-such-event", {"priority": 1}, status=404)
+
+
+async def test_a_direct_event_commits_each_device_its_share_of_the_target_or_nothing(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    """A direct event's target_kw is what it asks its devices to shed: each commits an equal
+    share, as a yes to an invitation does; an opted-out device keeps 0 kW. An event of
+    signals only (a price, a level) states no kW: no commitment, never 0."""
+    ven_a = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    await registered(api, vens, "ven-b", {"b1": "rb1"})
+    body = {"start_time": in_minutes(30, clock), "duration_minutes": 10,
+            "devices": ["a1", "b1"], "target_kw": 4.0}  # fmt: skip
+    created = await api.post("/api/events", body, status=201)
+    assert [(d["device_id"], d["committed_kw"]) for d in created["devices"]] == [
+        ("a1", 2.0), ("b1", 2.0),
+    ]  # fmt: skip
+    reply = await ven_a.answer_events(await ven_a.poll(), [EventReply(created["id"], 0, "optOut")])
+    assert reply.code == 200
+    shown = await api.get(f"/api/events/{created['id']}")
+    assert shown["target_kw"] == 2.0  # a1's share is no longer asked
+    assert [(d["device_id"], d["committed_kw"]) for d in shown["devices"]] == [
+        ("a1", 0.0), ("b1", 2.0),
+    ]  # fmt: skip
+    changed = await api.put(f"/api/events/{created['id']}", {"target_kw": 6.0}, status=200)
+    assert [(d["device_id"], d["committed_kw"]) for d in changed["devices"]] == [
+        ("a1", 0.0), ("b1", 6.0),
+    ]  # fmt: skip
+
+    signals = await signal_event(api, clock, ["a1", "b1"], [price_signal(0.2)], start_in=60)
+    assert [d["committed_kw"] for d in signals["devices"]] == [None, None]
