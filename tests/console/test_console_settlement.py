@@ -68,9 +68,9 @@ async def test_the_event_page_shows_the_settlement_once_settled_and_recomputes_i
     await expect(settled.locator("[data-settlement-method]")).to_have_text("mean_before_event")
     await expect(settled.locator("[data-settlement-total=reduction_kwh]")).to_have_text("2.80 kWh")
     await expect(settled.locator("[data-settlement-total=measured_share]")).to_have_text("100.0 %")
-    # Nothing committed (a direct event), 2.8 kWh delivered over 0.5 h.
+    # The direct event's 8 kW target is its one device's commitment; 2.8 kWh over 0.5 h.
     await expect(settled.locator("[data-settlement-total=delivered_kw]")).to_have_text(
-        "— · 5.60 kW"
+        "8.00 kW · 5.60 kW"
     )
     row = settled.locator("tr", has_text="s1")
     for text in ("5.00 kWh", "2.20 kWh", "2.80 kWh", "100.0 %", "5.60 kW"):
