@@ -88,10 +88,11 @@ async def test_a_ven_back_in_pull_mode_polls_for_what_was_waiting(push_site: Pus
     event_id = await _invite(push_site, devices)
     path = f"/api/vens/{ven.raw.id}"
     await push_site.api.post(f"{path}/request-reregistration", {}, status=200)
-    for _ in range(40):
+    for _ in range(400):  # both in its push outbox (the filler may be slow under load)
         if (await push_site.api.get(path))["push"]["pending"] == 2:
             break
         await asyncio.sleep(0.025)
+    assert (await push_site.api.get(path))["push"]["pending"] == 2
     assert (await ven.raw.register()).code == 200  # pull mode now
     view = await push_site.api.get(path)
     assert view["http_pull_model"] is True
