@@ -56,6 +56,19 @@ class VenState:
     metadata_due: datetime | None = None
 
 
+def announced_vens(message: object) -> list[str] | None:
+    """The VENs a message on ``{prefix}vtn`` names (``ven_id``, or ``ven_ids`` for several);
+    None when it names none that can be trusted: then anyone may have changed."""
+    if not isinstance(message, dict):
+        return None
+    one, many = message.get("ven_id"), message.get("ven_ids")
+    if isinstance(one, str):
+        return [one]
+    if isinstance(many, list) and all(isinstance(v, str) for v in many):
+        return many
+    return None
+
+
 class VtnState:
     def __init__(self, store: VtnStore, redis: Redis, prefix: str, clock: Clock) -> None:
         self._store = store
@@ -78,6 +91,8 @@ class VtnState:
         self.subscribed = False
         self.reloads = 0
         self._origin = uuid.uuid4().hex
+        self._told: set[str] = set()  # told of their events, not yet announced
+        self._telling: asyncio.Task[None] | None = None
         self.messages = MessageLog(redis, prefix, clock)
 
     # --- reads ----------------------------------------------------------------------------
@@ -188,20 +203,31 @@ class VtnState:
         await self._announce(ven_id)
 
     async def delivered(self, ven_id: str, delivered: dict[str, Any]) -> None:
-        """The VEN was just told of its events: note it here, tell the others."""
+        """The VEN was just told of its events: note it here, tell the others (in one
+        message with the other VENs told in the same turn of the loop: a push to a thousand
+        VENs announced each one on its own)."""
         entry = self._entries.get(ven_id)
         if entry is not None:
             entry.record = replace(entry.record, delivered=delivered)
         else:
             self.invalidate(ven_id)
-        await self._announce(ven_id)
+        self._told.add(ven_id)
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.get_running_loop().create_task(self._tell())
+
+    async def _tell(self) -> None:
+        await asyncio.sleep(0)  # the deliveries of this turn join
+        told, self._told = sorted(self._told), set()
+        await self._publish({"ven_ids": told, "origin": self._origin}, ", ".join(told))
 
     async def _announce(self, ven_id: str) -> None:
-        message = json.dumps({"ven_id": ven_id, "origin": self._origin})
+        await self._publish({"ven_id": ven_id, "origin": self._origin}, ven_id)
+
+    async def _publish(self, message: dict[str, Any], named: str) -> None:
         try:
-            await self._redis.publish(self.channel, message)
+            await self._redis.publish(self.channel, json.dumps(message))
         except (RedisError, OSError) as err:
-            logger.warning("vtn: change of %s not announced (%s)", ven_id, err)
+            logger.warning("vtn: change of %s not announced (%s)", named, err)
 
     def published(self, batch: list[tuple[str, str]]) -> None:
         """The outbox of this process just published these: apply them at once."""
@@ -223,11 +249,11 @@ class VtnState:
             return
         if message.get("origin") == self._origin:
             return  # this process made the change and has applied it already
-        ven_id = message.get("ven_id")
-        if isinstance(ven_id, str):
-            self.invalidate(ven_id)
-        else:
+        named = announced_vens(message)
+        if named is None:
             self.invalidate()
+        for ven_id in named or ():
+            self.invalidate(ven_id)
 
     def _change(self, data: bytes | str | None) -> None:
         try:
@@ -332,6 +358,9 @@ class VtnState:
         self.subscribed = False
 
     async def close(self) -> None:
+        if self._telling is not None:
+            with contextlib.suppress(Exception):
+                await self._telling
         if self._bulk is not None:
             self._bulk.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -28,7 +28,7 @@ from gateway.clock import Clock
 from gateway.oadr20b.config import VtnConfig
 from gateway.oadr20b.mapping import OadrEvent, needs_distribute, snapshot, visible
 from gateway.oadr20b.message_log import Direction
-from gateway.oadr20b.state import VtnState
+from gateway.oadr20b.state import VtnState, announced_vens
 from gateway.oadr20b_push.acks import AckBatcher
 from gateway.oadr20b_push.addresses import push_url
 from gateway.oadr20b_push.client import PushClient, PushRefused
@@ -125,13 +125,13 @@ class Pusher:
             self._dirty_all()
             return
         try:
-            ven_id = json.loads(data if isinstance(data, (bytes, str)) else b"").get("ven_id")
-        except (ValueError, AttributeError):
-            ven_id = None
-        if not isinstance(ven_id, str):
+            named = announced_vens(json.loads(data if isinstance(data, (bytes, str)) else b""))
+        except ValueError:
+            named = None
+        if named is None:
             self._dirty_all()
             return
-        self._dirty.add(ven_id)
+        self._dirty.update(named)
         self._fill_due.set()
 
     async def listen(self, stopping: asyncio.Event) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from gateway.app import SERVICES, VTN
-from gateway.oadr20b.state import BULK_RELOAD_MIN_VENS, VtnState
+from gateway.oadr20b.state import BULK_RELOAD_MIN_VENS, VtnState, announced_vens
 from tests.support import Api, in_minutes
 from tests.vtn.conftest import VenFactory
 from tests.vtn.test_ven_flow import Inbox, provision, register
@@ -86,3 +88,40 @@ async def test_an_invitation_of_many_vens_reloads_them_in_one_read(
     assert all(v is not None and [e.event_id for e in v.events] == [first["id"], second["id"]]
                for v in views)  # fmt: skip
     assert state.reloads - before == 2  # read again once
+
+
+async def test_vens_told_in_one_turn_are_announced_in_one_message(
+    client: TestClient[Any, Any], api: Api, redis: Redis
+) -> None:
+    """A push to many VENs tells each; the others hear of all of them at once, and another
+    process's cache drops exactly those VENs."""
+    state = client.app[VTN].state
+    await subscribed(state)
+    names = ["ven-x", "ven-y", "ven-z"]
+    for name in names:
+        await provision(api, name, {f"{name}-d": f"{name}-r"})
+    heard = redis.pubsub()
+    await heard.subscribe(state.channel)
+    assert (await heard.get_message(timeout=2.0) or {}).get("type") == "subscribe"
+    await asyncio.gather(*(state.delivered(name, {}) for name in names[:2]))
+    messages = []
+    for _ in range(20):
+        message = await heard.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message is not None:
+            messages.append(json.loads(message["data"]))
+    await heard.aclose()
+    assert [m["ven_ids"] for m in messages] == [["ven-x", "ven-y"]]
+
+    kept = {name: await state.get(name) for name in names}
+    other = json.dumps({"ven_ids": ["ven-x", "ven-z"], "origin": "another process"})
+    state.published([(state.channel, other)])
+    assert await state.get("ven-y") is kept["ven-y"]
+    assert await state.get("ven-x") is not kept["ven-x"]
+    assert await state.get("ven-z") is not kept["ven-z"]
+
+
+def test_what_an_announcement_names() -> None:
+    assert announced_vens({"ven_id": "a"}) == ["a"]
+    assert announced_vens({"ven_ids": ["a", "b"]}) == ["a", "b"]
+    for untrusted in ({}, {"ven_ids": ["a", 3]}, {"ven_id": 7}, ["a"], None):
+        assert announced_vens(untrusted) is None
