@@ -235,10 +235,20 @@ class Admin:
         return str(view["id"])
 
 
-async def measure(vens: Vens, admin: Admin, rounds: int, label: str, offset: float) -> list[float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used: the gateway's work per round, which
+    other load on the machine changes less than the latencies."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    vens: Vens, admin: Admin, rounds: int, label: str, offset: float, pid: int
+) -> list[float]:
     """Latencies of every VEN over ``rounds`` invitations, seconds."""
     latencies: list[float] = []
     for number in range(rounds):
+        cpu = cpu_seconds(pid)
         # Each round's event starts later than the last, so none overlaps another.
         vens.start_round()
         started = time.perf_counter()
@@ -256,7 +266,8 @@ async def measure(vens: Vens, admin: Admin, rounds: int, label: str, offset: flo
             f"{label} round {number + 1}: first {min(round_latencies):.3f} s, "
             f"p50 {percentile(round_latencies, 0.5):.3f} s, "
             f"p99 {percentile(round_latencies, 0.99):.3f} s, last {max(round_latencies):.3f} s "
-            f"(the invitation's POST answered in {answered:.3f} s)"
+            f"(the invitation's POST answered in {answered:.3f} s; "
+            f"gateway CPU {cpu_seconds(pid) - cpu:.2f} s)"
         )
         await asyncio.sleep(1.0)  # the answers' writes settle between rounds
     return latencies
@@ -304,14 +315,14 @@ async def wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
 
 
 async def _poll_rounds(
-    vens: Vens, session: aiohttp.ClientSession, admin: Admin, args: argparse.Namespace
+    vens: Vens, session: aiohttp.ClientSession, admin: Admin, args: argparse.Namespace, pid: int
 ) -> list[float]:
     log(f"poll mode: every {args.poll_interval:.0f} s")
     await vens.register_all(session, push=False)
     polling = asyncio.create_task(vens.poll_forever(session, args.poll_interval))
     try:
         await asyncio.sleep(args.poll_interval)  # every VEN on its schedule
-        return await measure(vens, admin, args.rounds, "poll", 30 + 10 * args.rounds)
+        return await measure(vens, admin, args.rounds, "poll", 30 + 10 * args.rounds, pid)
     finally:
         polling.cancel()
         await asyncio.gather(polling, return_exceptions=True)
@@ -333,10 +344,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> str:
             if not args.poll_only:
                 await vens.register_all(session, push=True)
                 log("push mode")
-                pushed = await measure(vens, admin, args.rounds, "push", 30)
+                pushed = await measure(vens, admin, args.rounds, "push", 30, process.pid)
             polled: list[float] = []
             if not args.push_only:
-                polled = await _poll_rounds(vens, session, admin, args)
+                polled = await _poll_rounds(vens, session, admin, args, process.pid)
         await vens.close()
     finally:
         process.terminate()
