@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +121,8 @@ def _decode(body: bytes, tolerant: bool) -> Incoming:
     try:
         if message_type == "oadrPoll":
             payload = _poll_payload(checked)
+        elif message_type == "oadrResponse":
+            payload = _response_payload(checked)
         else:
             payload = _parse(etree.tostring(checked) if deviations else body)
     except Exception as err:  # openleadr's normaliser raises anything on odd but valid input
@@ -150,6 +153,53 @@ def _poll_payload(tree: etree._Element) -> dict[str, Any]:
     was already validated, as the generic parse would give it."""
     ven_id = tree.findtext(f".//{{{_EI}}}venID")
     return {"ven_id": ven_id.strip() if ven_id else None}
+
+
+def _response_payload(tree: etree._Element) -> dict[str, Any]:
+    """An oadrResponse (a VEN's answer to every push) read off the validated tree, exactly as
+    the generic parse gives it (``tests/unit/test_decode_fast_paths.py`` holds them equal)."""
+    message = tree.find(f"{{{_OADR}}}oadrSignedObject/{{{_OADR}}}oadrResponse")
+    assert message is not None  # the schema and the message type say so
+    payload: dict[str, Any] = {}
+    response = message.find(f"{{{_EI}}}eiResponse")
+    if response is not None:
+        fields: dict[str, Any] = {}
+        for tag, key in ((f"{{{_EI}}}responseCode", "response_code"),
+                         (f"{{{_EI}}}responseDescription", "response_description")):  # fmt: skip
+            element = response.find(tag)
+            if element is not None:
+                fields[key] = _leaf(element.text)
+        request_id = response.find(f"{{{_PYLD}}}requestID")
+        if request_id is not None:
+            fields["request_id"] = _identifier(request_id.text)
+        payload["response"] = fields
+    ven_id = message.find(f"{{{_EI}}}venID")
+    if ven_id is not None:
+        payload["ven_id"] = _identifier(ven_id.text)
+    return payload
+
+
+def _identifier(text: str | None) -> str | None:
+    stripped = (text or "").strip()
+    return stripped or None
+
+
+def _leaf(text: str | None) -> Any:
+    """A text value as openleadr's normaliser makes it: booleans, integers and numbers."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    if value in ("true", "false"):
+        return value == "true"
+    if _INTEGER.match(value):
+        return int(value)
+    if _NUMBER.match(value):
+        return float(value)  # "1.2.3" raises, as the generic parse does: INVALID_DATA
+    return value
+
+
+_INTEGER = re.compile(r"^-?\d+$")
+_NUMBER = re.compile(r"^-?[\d.]+$")
 
 
 def _parse(body: bytes) -> dict[str, Any]:

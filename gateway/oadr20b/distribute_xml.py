@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -54,6 +55,7 @@ def _text(value: object) -> str:
     return "" if value is None else escape(str(value))
 
 
+@lru_cache(maxsize=4096)  # the same starts and creation times go to every VEN
 def _when(value: datetime) -> str:
     return str(utils.datetimeformat(value))
 
