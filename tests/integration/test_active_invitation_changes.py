@@ -12,6 +12,11 @@ from tests.support import Api, ChannelRecorder, MutableClock, in_minutes
 
 
 @pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
+
+
+@pytest.fixture
 def clock() -> MutableClock:
     return MutableClock()
 
