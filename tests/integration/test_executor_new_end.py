@@ -45,7 +45,7 @@ async def _scheduled(api: Api, clock: FakeClock, minutes: int) -> tuple[Any, dat
 
 
 def _new_duration(
-    api: Api, invitation: Any, start: datetime, at_minute: int, minutes: int
+    api: Api, invitation: Any, start: datetime, at_minute: float, minutes: int
 ) -> Callable[[datetime], Awaitable[None]]:
     """A device hook: ``at_minute`` minutes into the event, its duration becomes ``minutes``."""
     done: list[bool] = []
@@ -62,13 +62,17 @@ def _new_duration(
     return hook
 
 
-@pytest.mark.parametrize("minutes", [20, 40])
+@pytest.mark.parametrize(
+    ("at_minute", "minutes"),
+    [(10, 20), (10, 40), (30 - 2 / 60, 40)],  # the last: after the last sample of the 30
+)
 async def test_a_running_event_ends_at_its_new_end(
-    api: Api, services: Services, clock: FakeClock, device: Device, minutes: int
-) -> None:
+    api: Api, services: Services, clock: FakeClock, device: Device, at_minute: float,
+    minutes: int,
+) -> None:  # fmt: skip
     invitation, start = await _scheduled(api, clock, 30)
     device.shed_from = start
-    device.hooks.append(_new_duration(api, invitation, start, 10, minutes))
+    device.hooks.append(_new_duration(api, invitation, start, at_minute, minutes))
     await _run_all(build_executor(services))
 
     done = await api.get(f"/api/events/{invitation['event_id']}")
