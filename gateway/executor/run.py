@@ -153,6 +153,10 @@ class EventRun:
         self._plan = plan
         self._fence = fence
         self._stopping = stopping
+        # Its end as it stands: each sample write reads it again (the operator may move the
+        # end of an event in force), and so does the run before it completes.
+        self._end = plan.end_time
+        self._last_index = -1
         self._anchor_wall = self._clock.now()
         self._anchor_mono = self._clock.monotonic()
 
@@ -196,10 +200,19 @@ class EventRun:
             meter = EventMeter(past.baseline.means(), cadence, plan.start_time)
             logger.info("event %s started (%d devices)", plan.id, len(plan.device_ids))
         assert meter is not None  # an active event has started_at, so replay built a meter
-        if not await self._event_phase(meter, past.last_event_index):
-            return
-        await self._wait_until(plan.end_time)
-        result = meter.result(plan.end_time)
+        self._last_index = past.last_event_index
+        while True:
+            if not await self._event_phase(meter, self._last_index):
+                return
+            await self._wait_until(self._end)
+            end = await self._stored("end", lambda: store.end_of(self._ctx.db, plan.id))
+            if end is None or end <= self._end:
+                # Moved earlier while the run waited past its last sample: it ends late by
+                # less than a cadence, measured to the new end.
+                self._end = self._end if end is None else end
+                break
+            self._end = end  # lengthened after the last sample: more samples to take
+        result = meter.result(self._end)
         at = self._clock.now()
         if await self._stored(
             "completion", lambda: store.complete(self._ctx, plan.id, self._fence, at, result)
@@ -214,7 +227,9 @@ class EventRun:
         await self._ctx.publisher.flush()
         await self._redis.delete(live_key(self._prefix, plan.id))
 
-    async def _instants(self, opens: datetime, closes: datetime, last: int) -> AsyncGenerator[int]:
+    async def _instants(
+        self, opens: datetime, closes: Callable[[], datetime], last: int
+    ) -> AsyncGenerator[int]:
         """The sample indices of a phase, each yielded at its instant.
 
         An instant that passed while the run stalled (a write or a Redis call retrying for
@@ -223,7 +238,7 @@ class EventRun:
         """
         cadence = self._config.cadence_seconds
         k = first_index(opens, self._clock.now(), cadence, last)
-        while opens + timedelta(seconds=k * cadence) < closes:
+        while opens + timedelta(seconds=k * cadence) < closes():
             await self._wait_until(opens + timedelta(seconds=k * cadence))
             on_time = first_index(opens, self._clock.now(), cadence, k - 1)
             if on_time == k:
@@ -234,7 +249,9 @@ class EventRun:
     async def _baseline_phase(self, baseline: BaselineMean, last: int) -> bool:
         plan = self._plan
         opens = plan.start_time - self._config.baseline_window
-        async with contextlib.aclosing(self._instants(opens, plan.start_time, last)) as instants:
+        async with contextlib.aclosing(
+            self._instants(opens, lambda: plan.start_time, last)
+        ) as instants:
             async for k in instants:
                 still_open, values = await self._sample(BASELINE, k)
                 if not still_open:
@@ -246,12 +263,15 @@ class EventRun:
     async def _event_phase(self, meter: EventMeter, last: int) -> bool:
         plan = self._plan
         taken = 0
-        async with contextlib.aclosing(self._instants(plan.start_time, plan.end_time, last)) as ks:
+        async with contextlib.aclosing(
+            self._instants(plan.start_time, lambda: self._end, last)
+        ) as ks:
             async for k in ks:
                 at = self._clock.now()
                 still_open, values = await self._sample(EVENT, k, at)
                 if not still_open:
                     return False
+                self._last_index = k
                 if values is not None:
                     if self._metrics is not None:
                         due = plan.start_time + timedelta(seconds=k * self._config.cadence_seconds)
@@ -274,7 +294,7 @@ class EventRun:
             self._dependency_error(Dependency.REDIS)
             values = [None] * len(self._plan.device_ids)
         try:
-            status = await store.write_sample(
+            standing = await store.write_sample(
                 self._ctx.db, self._plan.id, self._fence, phase, index, at, values
             )
         except SQLAlchemyError as err:
@@ -283,9 +303,10 @@ class EventRun:
             )
             self._dependency_error(Dependency.DATABASE)
             return True, None
-        if status not in OPEN_EVENT_STATUSES:
-            logger.info("event %s is %s: run stops", self._plan.id, status)
+        if standing.status not in OPEN_EVENT_STATUSES:
+            logger.info("event %s is %s: run stops", self._plan.id, standing.status)
             return False, None
+        self._end = standing.end_time
         return True, values
 
     def _dependency_error(self, dependency: Dependency) -> None:

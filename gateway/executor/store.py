@@ -45,6 +45,15 @@ class EventPlan:
     fence: int  # the owner's fencing token when the plan was read: a new one must exceed it
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a sample write finds of its event: its status, and its end as it stands now (an
+    operator may move the end of an event in force: the run ends there)."""
+
+    status: EventStatus
+    end_time: datetime
+
+
 def _plan(row: EventRow) -> EventPlan:
     return EventPlan(
         id=row.id,
@@ -113,23 +122,24 @@ async def write_sample(
     index: int,
     at: datetime,
     values: Sequence[float | None],
-) -> EventStatus:
-    """Store one sample; returns the event's status (the runner stops when it is not open)."""
+) -> Standing:
+    """Store one sample; returns the event's status (the runner stops when it is not open)
+    and its end (the runner ends there)."""
     async with db.write() as session:
         # Only the two columns that matter: loading the event's devices would cost a row per
         # device per sample.
         owner = (
             await session.execute(
-                select(EventRow.status, EventRow.fence)
+                select(EventRow.status, EventRow.fence, EventRow.end_time)
                 .where(EventRow.id == event_id)
                 .with_for_update()
             )
         ).one_or_none()
         if owner is None or owner.fence != fence:
             raise Fenced(event_id)
-        status = EventStatus(owner.status)
-        if status not in OPEN_EVENT_STATUSES:
-            return status
+        standing = Standing(EventStatus(owner.status), owner.end_time)
+        if standing.status not in OPEN_EVENT_STATUSES:
+            return standing
         session.add(
             EventSampleRow(
                 event_id=event_id,
@@ -144,7 +154,7 @@ async def write_sample(
             await session.flush()
         except IntegrityError:
             raise Fenced(f"{event_id}: sample {phase}/{index} was written by another run") from None
-        return status
+        return standing
 
 
 async def start(
@@ -169,6 +179,12 @@ async def start(
             late_start_seconds=row.late_start_seconds,
         )
         return _plan(row)
+
+
+async def end_of(db: Database, event_id: str) -> datetime | None:
+    """The event's end as it stands now (None: no such event)."""
+    async with db.read() as session:
+        return await session.scalar(select(EventRow.end_time).where(EventRow.id == event_id))
 
 
 async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:

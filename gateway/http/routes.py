@@ -134,7 +134,8 @@ ROUTES: tuple[Route, ...] = (
           v.InvitationView, errors=(404,)),
     Route("PUT", "/api/invitations/{invitation_id}", h.modify_invitation,
           "Change an invitation's time, load or devices (modificationNumber + 1; devices are "
-          "asked again)", v.InvitationView, body=s.InvitationModify, errors=(404, 409, 422)),
+          "asked again); once its event time has come, only its duration (a new end after "
+          "now)", v.InvitationView, body=s.InvitationModify, errors=(404, 409, 422)),
     Route("POST", "/api/invitations/{invitation_id}/cancel", h.cancel_invitation,
           "Cancel an invitation (and its event)", v.InvitationView, body=s.InvitationCancel,
           errors=(404, 409, 422)),

@@ -189,7 +189,7 @@ class VtnEndpoint:
         message_type = incoming.message_type
         if message_type == "oadrQueryRegistration":
             await self._check_signature(incoming, caller.fingerprint)
-            return self._service.query_registration(payload)
+            return await self._service.query_registration(payload, caller)
         if message_type == "oadrCreatePartyRegistration":
             # The signature is checked against the provisioned VEN's certificate once the
             # service knows which VEN this is (over plain HTTP there is no TLS certificate).

@@ -19,6 +19,7 @@ from gateway.oadr20b.errors import OadrError, StatusCode
 from gateway.oadr20b.events import EventHandlers
 from gateway.oadr20b.opts import OptHandlers
 from gateway.oadr20b.payloads import Reply, ok, response_request_id, stored_id
+from gateway.oadr20b.query_registration import registered_by_certificate
 from gateway.oadr20b.reports import ReportHandlers
 from gateway.oadr20b.state import VenState, VtnState
 from gateway.oadr20b.store import Registration, VenRecord, VtnStore
@@ -88,13 +89,19 @@ class VtnService:
         return answer
 
     # --- registration ---------------------------------------------------------------------
-    def query_registration(self, payload: dict[str, Any]) -> Reply:
-        return "oadrCreatedPartyRegistration", {
+    async def query_registration(self, payload: dict[str, Any], caller: Caller) -> Reply:
+        """The VTN's registration facts, with the IDs of the registered VEN whose certificate
+        the caller presented (``query_registration``): none over plain HTTP."""
+        reply: dict[str, Any] = {
             "response": ok(payload.get("request_id")),
             "vtn_id": self.config.vtn_id,
             "profiles": PROFILES,
             "requested_oadr_poll_freq": self.config.poll_interval,
         }
+        ids = await registered_by_certificate(self._store.db, caller.fingerprint)
+        if ids is not None:
+            reply |= {"ven_id": ids.ven_id, "registration_id": ids.registration_id}
+        return "oadrCreatedPartyRegistration", reply
 
     async def identify(self, payload: dict[str, Any], caller: Caller) -> Registrant:
         """Who an oadrCreatePartyRegistration is from, and the certificate its signature must

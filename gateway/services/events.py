@@ -23,7 +23,12 @@ from gateway.domain.invitations import (
     check_event_window,
     per_device_kw,
 )
-from gateway.domain.lifecycle import EventStatus, EventTrigger, next_event_status
+from gateway.domain.lifecycle import (
+    OPEN_EVENT_STATUSES,
+    EventStatus,
+    EventTrigger,
+    next_event_status,
+)
 from gateway.domain.programs import DEFAULT_PROGRAM_ID
 from gateway.domain.signals import (
     NO_TERMS,
@@ -33,6 +38,7 @@ from gateway.domain.signals import (
     terms_from_json,
     terms_to_json,
 )
+from gateway.services.active_changes import change_started_event, event_has_started
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.invitation_changes import bump_invitation
@@ -189,10 +195,11 @@ class EventService:
         target_kw: float | None,
         term_changes: Mapping[str, Any],
     ) -> EventView:
-        """New terms for a scheduled event made directly (one from an invitation changes with
-        its invitation): what is given replaces its own, checked as a new event's, and its
-        VENs get it as modificationNumber + 1. A move in time is refused once its run has
-        measured anything, and the run that holds it lets go (its fence moves on)."""
+        """New terms for an open event made directly (one from an invitation changes with its
+        invitation): its VENs get it as modificationNumber + 1. Before its start what is given
+        replaces its own, checked as a new event's; a move in time is refused once its run has
+        measured anything, and the run that holds it lets go (its fence moves on). Once it is
+        in force only its duration changes (``active_changes``): the run ends at the new end."""
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             row = await session.get(EventRow, event_id, options=_EVENT_LOADS, with_for_update=True)
@@ -200,46 +207,68 @@ class EventService:
                 raise NotFound(f"event {event_id} not found")
             if not row.direct:
                 raise Conflict(f"event {event_id} is its invitation's: modify the invitation")
-            if row.status != EventStatus.SCHEDULED.value:
-                raise Conflict(f"event {event_id} is {row.status}: only a scheduled one changes")
-            start = start_time or row.start_time
-            minutes = duration_minutes or _minutes_of(row)
-            moved = (start, minutes) != (row.start_time, _minutes_of(row))
-            terms = replace(terms_from_json(row.terms), **term_changes)
-            errors = check_event_window("start_time", start, minutes, now) if moved else []
-            if target_kw is not None:
-                errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
-            errors.extend(check_terms(terms, timedelta(minutes=minutes)))
-            raise_if_any(errors)
-            if moved:
-                measured = await session.scalar(
-                    select(EventSampleRow.event_id).where(EventSampleRow.event_id == row.id)
-                    .limit(1)
-                )  # fmt: skip
-                if measured is not None:
-                    raise Conflict(f"event {event_id} is being measured: cancel it instead")
-                program = await load_program(session, row.program_id)
-                end = start + timedelta(minutes=minutes)
-                await refuse_overlap(session, program, start, end, besides=(row.id,))
-                row.start_time, row.end_time = start, end
-                row.fence += 1  # a run that took it with the old times must let go
-            if target_kw is not None:
-                row.target_kw = target_kw
-                _recommit(row, target_kw)
-            row.target_kwh = row.target_kw * minutes / 60.0
-            row.terms = terms_to_json(terms)
-            row.modification_number += 1
-            row.updated_at = now
-            self._ctx.announce(
-                session, "event_modified",
-                change=VenChange(ChangeKind.EVENT, event_id=row.id,
-                                 device_ids=tuple(d.device_id for d in row.devices)),
-                event_id=row.id, modification_number=row.modification_number,
-                start_time=row.start_time.isoformat(), end_time=row.end_time.isoformat(),
-                target_kw=row.target_kw,
-            )  # fmt: skip
+            if EventStatus(row.status) not in OPEN_EVENT_STATUSES:
+                raise Conflict(f"event {event_id} is {row.status}: it cannot be modified")
+            if event_has_started(row, now):
+                other = target_kw is not None or bool(term_changes)
+                await change_started_event(
+                    self._ctx, session, row, start_time, duration_minutes, other, now
+                )
+            else:
+                await self._change_terms(
+                    session, row, start_time, duration_minutes, target_kw, term_changes, now
+                )
         await self._ctx.publisher.flush()
         return EventView.of(row)
+
+    async def _change_terms(
+        self,
+        session: AsyncSession,
+        row: EventRow,
+        start_time: datetime | None,
+        duration_minutes: int | None,
+        target_kw: float | None,
+        term_changes: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        """New terms for a direct event that has not started (``modify``)."""
+        event_id = row.id
+        start = start_time or row.start_time
+        minutes = duration_minutes or _minutes_of(row)
+        moved = (start, minutes) != (row.start_time, _minutes_of(row))
+        terms = replace(terms_from_json(row.terms), **term_changes)
+        errors = check_event_window("start_time", start, minutes, now) if moved else []
+        if target_kw is not None:
+            errors.extend(check_amount("target_kw", target_kw, MAX_POWER_KW))
+        errors.extend(check_terms(terms, timedelta(minutes=minutes)))
+        raise_if_any(errors)
+        if moved:
+            measured = await session.scalar(
+                select(EventSampleRow.event_id).where(EventSampleRow.event_id == row.id)
+                .limit(1)
+            )  # fmt: skip
+            if measured is not None:
+                raise Conflict(f"event {event_id} is being measured: cancel it instead")
+            program = await load_program(session, row.program_id)
+            end = start + timedelta(minutes=minutes)
+            await refuse_overlap(session, program, start, end, besides=(row.id,))
+            row.start_time, row.end_time = start, end
+            row.fence += 1  # a run that took it with the old times must let go
+        if target_kw is not None:
+            row.target_kw = target_kw
+            _recommit(row, target_kw)
+        row.target_kwh = row.target_kw * minutes / 60.0
+        row.terms = terms_to_json(terms)
+        row.modification_number += 1
+        row.updated_at = now
+        self._ctx.announce(
+            session, "event_modified",
+            change=VenChange(ChangeKind.EVENT, event_id=row.id,
+                             device_ids=tuple(d.device_id for d in row.devices)),
+            event_id=row.id, modification_number=row.modification_number,
+            start_time=row.start_time.isoformat(), end_time=row.end_time.isoformat(),
+            target_kw=row.target_kw,
+        )  # fmt: skip
 
     async def cancel(
         self,

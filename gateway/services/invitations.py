@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bus.cache import ViewCache
 from gateway.db.models import (
@@ -35,6 +36,7 @@ from gateway.domain.lifecycle import (
     InvitationTrigger,
     next_invitation_status,
 )
+from gateway.services.active_changes import change_started_invitation, has_started
 from gateway.services.context import ServiceContext
 from gateway.services.decisions import decide_invitation
 from gateway.services.devices import known_device_ids
@@ -224,74 +226,89 @@ class InvitationService:
     ) -> InvitationView:
         """Change an invitation's time, load or devices: bumps its modification number.
 
-        The devices are asked again: their answers are cleared. A scheduled invitation whose
-        event has not started goes back to pending and its event is cancelled (superseded);
-        one whose event has started can only be cancelled.
+        Before its event time the devices are asked again: their answers are cleared, and a
+        scheduled invitation goes back to pending, its event cancelled (superseded). Once its
+        event time has come only its duration changes (``active_changes``): the event in
+        force ends at the new end, its answers stand.
         """
         now = self._ctx.clock.now()
         async with self._ctx.db.write() as session:
             row = await locked_invitation(session, invitation_id)
-            status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
-            known = await known_device_ids(session, request.device_ids)
-            validate_invitation(request, now, known)
-            program = await program_for_devices(session, row.program_id, request.device_ids)
-            await refuse_overlap(
-                session, program, request.event_time, request.end_time,
-                besides=(row.id, row.event_id),
-            )  # fmt: skip
-            if row.event_id is not None:
-                event = await session.get(EventRow, row.event_id)
-                if event is not None and event.status != EventStatus.SCHEDULED.value:
-                    raise Conflict(
-                        f"invitation {invitation_id}: its event is {event.status}; "
-                        "cancel it instead of modifying it"
-                    )
-                superseded = f"superseded by modification {row.modification_number + 1}"
-                await self._events.stage_cancel(session, row.event_id, superseded, bump=False)
-                if event is not None:
-                    event.invitation_id = None
-                row.event_id = None
-            await session.execute(
-                delete(DeviceAnswerRow).where(DeviceAnswerRow.invitation_id == row.id)
-            )
-            await session.execute(
-                delete(InvitationDeviceRow).where(InvitationDeviceRow.invitation_id == row.id)
-            )
-            session.add_all(
-                InvitationDeviceRow(invitation_id=row.id, device_id=d, position=i)
-                for i, d in enumerate(request.device_ids)
-            )
-            row.status = status.value
-            row.response = Response.WAITING.value
-            row.decided_at = None
-            row.decision_reason = None
-            row.event_time = request.event_time
-            row.duration_minutes = request.duration_minutes
-            row.load_kwh = request.load_kwh
-            row.load_percentage = request.load_percentage
-            row.target_kw = request.target_kw
-            new_modification(row)
-            if auto_config is not None:  # the devices are asked again: so is auto-response
-                plan = plan_auto_response(auto_config, request.event_time, now)
-                row.auto_response_due_at = plan.due_at
-                row.auto_response_note = plan.skip_reason
-            announce_invitation(
-                self._ctx,
-                session,
-                "invitation_modified",
-                row,
-                request.device_ids,
-                modification_number=row.modification_number,
-                event_time=request.event_time.isoformat(),
-                duration_minutes=request.duration_minutes,
-                load_kwh=request.load_kwh,
-                load_percentage=request.load_percentage,
-                devices=list(request.device_ids),
-            )
+            if has_started(row, now):
+                await change_started_invitation(self._ctx, session, row, request, now)
+            else:
+                await self._change_terms(session, row, request, auto_config, now)
             await session.flush()
             view = InvitationView.of(await reloaded_invitation(session, row.id))
         await self._after_change(invitation_id)
         return view
+
+    async def _change_terms(
+        self,
+        session: AsyncSession,
+        row: InvitationRow,
+        request: InvitationRequest,
+        auto_config: AutoResponseConfig | None,
+        now: datetime,
+    ) -> None:
+        """New terms for an invitation whose event time has not come (``modify``)."""
+        status = next_invitation_status(InvitationStatus(row.status), InvitationTrigger.MODIFY)
+        known = await known_device_ids(session, request.device_ids)
+        validate_invitation(request, now, known)
+        program = await program_for_devices(session, row.program_id, request.device_ids)
+        await refuse_overlap(
+            session, program, request.event_time, request.end_time,
+            besides=(row.id, row.event_id),
+        )  # fmt: skip
+        if row.event_id is not None:
+            event = await session.get(EventRow, row.event_id)
+            if event is not None and event.status != EventStatus.SCHEDULED.value:
+                raise Conflict(
+                    f"invitation {row.id}: its event is {event.status}; "
+                    "cancel it instead of modifying it"
+                )
+            superseded = f"superseded by modification {row.modification_number + 1}"
+            await self._events.stage_cancel(session, row.event_id, superseded, bump=False)
+            if event is not None:
+                event.invitation_id = None
+            row.event_id = None
+        await session.execute(
+            delete(DeviceAnswerRow).where(DeviceAnswerRow.invitation_id == row.id)
+        )
+        await session.execute(
+            delete(InvitationDeviceRow).where(InvitationDeviceRow.invitation_id == row.id)
+        )
+        session.add_all(
+            InvitationDeviceRow(invitation_id=row.id, device_id=d, position=i)
+            for i, d in enumerate(request.device_ids)
+        )
+        row.status = status.value
+        row.response = Response.WAITING.value
+        row.decided_at = None
+        row.decision_reason = None
+        row.event_time = request.event_time
+        row.duration_minutes = request.duration_minutes
+        row.load_kwh = request.load_kwh
+        row.load_percentage = request.load_percentage
+        row.target_kw = request.target_kw
+        new_modification(row)
+        if auto_config is not None:  # the devices are asked again: so is auto-response
+            plan = plan_auto_response(auto_config, request.event_time, now)
+            row.auto_response_due_at = plan.due_at
+            row.auto_response_note = plan.skip_reason
+        announce_invitation(
+            self._ctx,
+            session,
+            "invitation_modified",
+            row,
+            request.device_ids,
+            modification_number=row.modification_number,
+            event_time=request.event_time.isoformat(),
+            duration_minutes=request.duration_minutes,
+            load_kwh=request.load_kwh,
+            load_percentage=request.load_percentage,
+            devices=list(request.device_ids),
+        )
 
     async def cancel(self, invitation_id: str, reason: str | None) -> InvitationView:
         """Call an invitation off; its event, scheduled or running, is cancelled with it."""

@@ -8,16 +8,21 @@ pass together the day each lands, and a different shape is one edit.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from lxml import etree
 
+from gateway.security.certs import DevPki, IssuedCert
 from tests.oadr20b.answers import Answer
 from tests.oadr20b.namespaces import find, findall, text
+from tests.oadr20b.signing import Signer
 from tests.oadr20b.ven import RawVen, RawVens
 from tests.support import AUTH, Api, MutableClock
 
@@ -50,10 +55,38 @@ class Party:
 
 
 @dataclass
+class TlsVens:
+    """VENs of a VTN served over mutual TLS (at ``url``): each has its own certificate from
+    ``pki``, presents it on its own connections (``sessions`` closes them) and signs what it
+    sends, as the VTN requires over TLS."""
+
+    pki: DevPki
+    url: str
+    sessions: contextlib.AsyncExitStack
+    _taken: int = 0
+
+    def certificate(self) -> IssuedCert:
+        """A VEN certificate no VEN of the module has yet."""
+        assert self._taken < len(self.pki.vens), "the module's TLS VEN certificates ran out"
+        issued = self.pki.vens[self._taken]
+        self._taken += 1
+        return issued
+
+    async def ven(self, issued: IssuedCert, clock: MutableClock) -> RawVen:
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(issued.cert, issued.key)
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
+        await self.sessions.enter_async_context(session)
+        signer = Signer(issued.cert.read_bytes(), issued.key.read_bytes())
+        return RawVen(session, self.url, issued.name, clock.now, ven_id=issued.name, signer=signer)
+
+
+@dataclass
 class CertGateway:
     api: Api
     clock: MutableClock
     vens: RawVens
+    tls: TlsVens | None = None  # the VTN over mutual TLS: its VENs are known by certificate
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def name(self, kind: str) -> str:
@@ -64,14 +97,25 @@ class CertGateway:
         return self.clock.now() + minutes * MINUTE
 
     async def provision(self, devices: int = 1) -> Party:
-        """A VEN provisioned with ``devices`` devices, not registered."""
-        ven_id = self.name("ven")
-        await self.api.post("/api/vens", {"name": ven_id, "ven_id": ven_id}, status=201)
+        """A VEN provisioned with ``devices`` devices, not registered; over TLS with its
+        certificate's fingerprint."""
+        body: dict[str, Any] = {}
+        if self.tls is None:
+            ven_id = self.name("ven")
+        else:
+            issued = self.tls.certificate()
+            ven_id, body["fingerprint"] = issued.name, issued.fingerprint
+        body |= {"name": ven_id, "ven_id": ven_id}
+        await self.api.post("/api/vens", body, status=201)
         names = [f"{ven_id}-d{n}" for n in range(1, devices + 1)]
         resources = [f"{ven_id}-r{n}" for n in range(1, devices + 1)]
         for device_id, resource_id in zip(names, resources, strict=True):
             await self.api.device(device_id, ven_id=ven_id, resource_id=resource_id)
-        return Party(self.vens(ven_id, ven_id=ven_id), names, resources)
+        if self.tls is None:
+            ven = self.vens(ven_id, ven_id=ven_id)
+        else:
+            ven = await self.tls.ven(issued, self.clock)
+        return Party(ven, names, resources)
 
     async def party(self, devices: int = 1) -> Party:
         """A VEN with ``devices`` devices, registered, the VTN's METADATA report it was sent

@@ -7,7 +7,14 @@ import pytest
 
 from tests.oadr20b import messages
 from tests.oadr20b.answers import Answer
-from tests.oadr20b.cert.site import CertGateway, Party, active_period_text, poll_until, simple
+from tests.oadr20b.cert.site import (
+    MINUTE,
+    CertGateway,
+    Party,
+    active_period_text,
+    poll_until,
+    simple,
+)
 from tests.oadr20b.messages import EventReply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -163,12 +170,12 @@ async def test_A_E3_0484_active_event(gateway: CertGateway) -> None:
     assert (await party.ven.answer_events(answer)).code == 200
 
 
-@_xfail("needs an active event's duration modified")
 async def test_A_E3_0490_active_event_shortened(gateway: CertGateway) -> None:
     party = await gateway.party()
     event_id = await gateway.invite(party.devices, start_in=1, duration_minutes=5)
     gateway.clock.advance(minutes=2)
-    await poll_until(party.ven, "oadrDistributeEvent")
+    first = await poll_until(party.ven, "oadrDistributeEvent")
+    began = first.event(event_id).start
     # The last interval now ends a minute from now: 2 minutes in all.
     await gateway.api.put(
         f"/api/invitations/{event_id}",
@@ -178,6 +185,10 @@ async def test_A_E3_0490_active_event_shortened(gateway: CertGateway) -> None:
     second = await poll_until(party.ven, "oadrDistributeEvent")
     event = second.event(event_id)
     assert (event.status, event.modification_number) == ("active", 1)
+    assert (event.start, event.duration) == (began, 2 * MINUTE)
+    simple_signal = event.signal("SIMPLE")
+    assert [i.duration for i in simple_signal.intervals] == [2 * MINUTE]
+    assert simple_signal.current_value == 2.0  # the level in force: 30 % is SIMPLE 2
     assert (await party.ven.answer_events(second, opt="optOut")).code == 200
 
 

@@ -47,17 +47,15 @@ async def test_N1_0010_query_registration_of_an_unregistered_ven(gateway: CertGa
     assert answer.field("oadr:oadrRequestedOadrPollFreq/xcal:duration")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs oadrQueryRegistration answered with the registered VEN's IDs, the VEN "
-    "known by its TLS client certificate (#9); over plain HTTP it names no VEN",
-)
-async def test_N1_0015_query_registration_of_a_registered_ven(gateway: CertGateway) -> None:
-    party = await gateway.party()
+async def test_N1_0015_query_registration_of_a_registered_ven(tls_gateway: CertGateway) -> None:
+    """Over TLS the VEN is known by its certificate: its stored IDs come back."""
+    party = await tls_gateway.party()
+    assert party.ven.registration_id
     answer = await party.ven.query_registration()
-    assert answer.code == 200
+    assert (answer.message_type, answer.code) == ("oadrCreatedPartyRegistration", 200)
     assert answer.field("ei:registrationID") == party.ven.registration_id
     assert answer.field("ei:venID") == party.ven.id
+    assert answer.field("oadr:oadrRequestedOadrPollFreq/xcal:duration")
 
 
 async def test_N1_0020_register_without_ids_then_metadata(gateway: CertGateway) -> None:
