@@ -51,7 +51,9 @@ def _rest(message: Message) -> str:
     """The JSON of a message after its time: most messages repeat (polls and their answers
     carry no requestID), so each is encoded once, not at every flush."""
     direction, message_type, request_id, code, description = message
-    if code is None or code == int(StatusCode.OK):
+    # An OK answer needs no words; a refusal keeps its description, and so does a message
+    # with no OpenADR code that did not get through (a push the VEN's server refused).
+    if code == int(StatusCode.OK):
         description = None
     elif description is not None:
         description = description[:DESCRIPTION_CHARS]
@@ -72,7 +74,10 @@ class MessageView(BaseModel):
     error_code: int | None = Field(
         description="the OpenADR error code when the message or its answer was a refusal"
     )
-    description: str | None = Field(description="the refusal's description, when refused")
+    description: str | None = Field(
+        description="the refusal's description, when refused; for a push that did not reach "
+        'the VEN, why ("push failed: ...")'
+    )
 
 
 def response_of(payload: dict[str, Any]) -> tuple[int | None, str | None]:

@@ -38,6 +38,7 @@ class Rendered:
     message_type: str
     xml: str
     fingerprint: str | None  # the VEN's certificate, pinned for the TLS connection
+    request_id: str | None = None  # the message's own requestID (in the VEN's message log)
 
 
 class PushMessages:
@@ -82,7 +83,11 @@ class PushMessages:
             payload["response"] = {**response, "request_id": ""}
         payload.setdefault("vtn_id", self._service.config.vtn_id)
         xml = self._encoder.encode(message_type, payload)
-        return Rendered(message_type, xml, ven.record.fingerprint)
+        request_id = payload.get("request_id")
+        return Rendered(
+            message_type, xml, ven.record.fingerprint,
+            request_id if isinstance(request_id, str) and request_id else None,
+        )  # fmt: skip
 
     async def take_answer(self, ven_id: str, body: bytes) -> str | None:
         """Handle the VEN's answer to a push (an empty body or an oadrResponse is the usual

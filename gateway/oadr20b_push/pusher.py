@@ -252,12 +252,17 @@ class Pusher:
             try:
                 answer = await self._client.post(url, rendered.xml, rendered.fingerprint)
             except PushRefused as err:
+                # In the VEN's message log too: what the operator looks at first.
+                self._state.messages.record(target.ven_id, (
+                    Direction.TO_VEN, rendered.message_type, rendered.request_id, None,
+                    f"push failed: {err}",
+                ))  # fmt: skip
                 async with self._turns:
                     await self._failed(target, outgoing.id, rendered.message_type, str(err))
                 return False
-            self._state.messages.record(
-                target.ven_id, (Direction.TO_VEN, rendered.message_type, None, None, None)
-            )
+            self._state.messages.record(target.ven_id, (
+                Direction.TO_VEN, rendered.message_type, rendered.request_id, None, None,
+            ))  # fmt: skip
             held = await self._acks.delivered(target.ven_id, outgoing.id, release=last)
             self._count(rendered.message_type, "delivered")
             await self._messages.take_answer(target.ven_id, answer.body)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.app import VTN
 from gateway.oadr20b_push.pusher import PushConfig
 from tests.push.conftest import PushSite
 
@@ -69,6 +70,19 @@ async def test_a_ven_taken_down_gets_the_event_once_back(push_site: PushSite) ->
     assert len(ven.received) == 1  # the latest list, once, not one per failed attempt
     status = (await push_site.api.get(ven_path))["push"]
     assert (status["pending"], status["failures"], status["unreachable_since"]) == (0, 0, None)
+
+    # The VEN's message log: the failed attempts and the delivery, each with its requestID.
+    await push_site.client.server.app[VTN].state.flush_seen()
+    log = (await push_site.api.get(f"{ven_path}/messages"))["items"]
+    pushes = [m for m in log if (m["direction"], m["message_type"]) == (
+        "to_ven", "oadrDistributeEvent")]  # fmt: skip
+    delivered, *failed = pushes  # newest first
+    assert len(failed) >= 2
+    assert all(m["description"].startswith("push failed: ") for m in failed), failed
+    assert all("Connect" in m["description"] for m in failed), failed
+    assert delivered["description"] is None
+    assert delivered["request_id"] == pushed.answer.own_request_id
+    assert all(m["request_id"] for m in failed)
 
 
 async def test_A_E2_0470_and_0492_a_modification_and_a_cancellation_are_pushed(
