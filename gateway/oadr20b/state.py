@@ -171,6 +171,13 @@ class VtnState:
             # waiting for it wait for both), not a reload per VEN on each one's next poll.
             self._bulk_again = True
 
+    async def settled(self) -> None:
+        """Until the reload of everyone under way, if any, is done (its entries replace
+        those read meanwhile)."""
+        if self._bulk is not None and not self._bulk.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._bulk)
+
     async def _bulk_load(self) -> None:
         try:
             self._bulk_again = True

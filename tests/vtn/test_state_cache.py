@@ -48,6 +48,7 @@ async def test_only_the_vens_a_change_concerns_reload(
     await ven_a._poll()
     assert state.reloads == before  # steady state: no database read per poll
 
+    await state.settled()  # a reload of everyone started under load would replace both
     entry_a, entry_b = await state.get("ven-a"), await state.get("ven-b")
     await api.invite(["a1"])
     await ven_a._poll()
