@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway.bus.subscription import follow
+from gateway.oadr3.principal_cache import PrincipalCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +56,30 @@ class VenEventsCache:
 
 
 async def listen(
-    cache: VenEventsCache, redis: Redis, channel: str, stopping: asyncio.Event
+    cache: VenEventsCache,
+    redis: Redis,
+    channel: str,
+    stopping: asyncio.Event,
+    principals: PrincipalCache[Any] | None = None,
 ) -> None:
-    """Empty ``cache`` on every message on ``channel`` until ``stopping``; also whenever the
-    subscription is made or lost (messages may have been missed)."""
+    """Empty ``cache`` (and ``principals``) on every message on ``channel`` until
+    ``stopping``; also whenever the subscription is made or lost (messages may have been
+    missed). ``principals`` is used only while subscribed."""
+
+    def message(_channel: str, _data: object) -> None:
+        cache.clear()
+        if principals is not None:
+            principals.clear()
+
+    def subscribed(following: bool) -> Callable[[], None]:
+        def changed() -> None:
+            cache.clear()
+            if principals is not None:
+                principals.follow(following)
+
+        return changed
+
     await follow(
-        redis, [channel], lambda _channel, _data: cache.clear(), stopping,
-        name="oadr3 events cache", on_subscribed=cache.clear, on_lost=cache.clear,
+        redis, [channel], message, stopping, name="oadr3 events cache",
+        on_subscribed=subscribed(True), on_lost=subscribed(False),
     )  # fmt: skip
