@@ -6,6 +6,7 @@ or a new event on its next read. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from gateway.oadr3 import tokens
 from gateway.oadr3.auth import PRINCIPALS
 from gateway.oadr3.event_cache import VenEventsCache, listen
 from gateway.oadr3.principal_cache import PrincipalCache
+from gateway.oadr3.scopes import DEFAULT_SCOPES, Role
+from gateway.oadr3.tokens import InvalidToken, TokenAuthority
+from gateway.settings import Settings
 from tests.oadr3.support import BASE, bearer, provision, token_of
 from tests.support import AUTH, ChannelRecorder, MutableClock
 
@@ -197,3 +202,29 @@ async def test_a_ven_object_deleted_is_no_longer_its_clients(
     resp = await client.get(f"{BASE}/vens", headers=auth)
     assert resp.status == 200
     assert await resp.json() == []
+
+
+# --- the token's own check -------------------------------------------------------------------
+
+
+async def test_a_checked_token_is_still_refused_once_expired(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wall = [time.time()]
+    authority = TokenAuthority(settings, wall_clock=lambda: wall[0])
+    issued = datetime.now(UTC)
+    token = authority.issue("ven-1", Role.VEN, DEFAULT_SCOPES[Role.VEN], issued)
+    assert (await authority.verify(token)).client_id == "ven-1"
+    assert (await authority.verify(token)).client_id == "ven-1"  # its signature kept as checked
+    wall[0] = (issued + authority.lifetime).timestamp()  # exp, as PyJWT: expired
+    with pytest.raises(InvalidToken, match="expired"):
+        await authority.verify(token)
+    wall[0] = time.time()
+    with pytest.raises(InvalidToken, match="expired"):  # checked in full again: PyJWT's own
+        await authority.verify(
+            authority.issue("v", Role.VEN, frozenset(), issued - timedelta(days=9))
+        )
+    monkeypatch.setattr(tokens, "VERIFIED_MAX", 2)
+    for n in range(4):
+        await authority.verify(authority.issue(f"v{n}", Role.VEN, frozenset(), issued))
+        assert len(authority._verified) <= 2
