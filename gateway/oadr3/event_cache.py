@@ -7,7 +7,8 @@ again on each reconnect, since messages may have been missed); a read that began
 change is not kept (its generation is past). ``ttl`` bounds what only time changes (an event
 ending long ago leaves a VEN's list). When it is cold (emptied, or its last fill is older
 than ``ttl``), the first read that misses fills it for every VEN (``fill``), and the reads that
-miss meanwhile wait for that one fill.
+miss meanwhile wait for that one fill. A VEN's plain answer (no query) is kept with its list,
+as bytes (``answer``).
 """
 
 from __future__ import annotations
