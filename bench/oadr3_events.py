@@ -8,7 +8,8 @@ Usage (from the repository root, in the project's venv)::
 
 The gateway runs as ``oadr-gateway run`` (a subprocess: fresh SQLite database in a temporary
 directory, or with ``--postgres`` a fresh PostgreSQL database; Redis under a fresh prefix of
-database 15, executor off, log level WARNING). Setup,
+database 15, executor off, log level WARNING), importing ``gateway`` from this checkout (its
+root first on ``PYTHONPATH``), whatever the venv's install points at. Setup,
 through the admin API and the 3.x API: one program open to all, ``--vens`` VEN clients, each
 with a token, a ven object and one resource, and one event made by a business-logic client
 for the program, so each VEN's ``GET /events`` answers one event. The bare target is an
@@ -41,6 +42,7 @@ from pathlib import Path
 import aiohttp
 
 ADMIN_TOKEN = "bench-admin-token-" + uuid.uuid4().hex[:8]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout whose gateway is measured
 BASE = "/openadr3/3.1.0"
 TARGET_RATIO = 0.5
 SETUP_CONCURRENCY = 16
@@ -166,6 +168,7 @@ def start_gateway(
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_EXECUTOR_ENABLED": "false",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     }
     executable = shutil.which("oadr-gateway", path=str(Path(sys.executable).parent))
     assert executable is not None, "oadr-gateway is not installed in this venv"

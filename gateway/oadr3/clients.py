@@ -10,13 +10,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.bus.outbox import OutboxPublisher, stage_message
 from gateway.clock import Clock
 from gateway.db.engine import Database
 from gateway.domain.errors import AlreadyExists, FieldError, NotFound, raise_if_any
@@ -66,9 +67,21 @@ def _client_of(row: Oadr3ClientRow) -> Client:
 
 
 class ClientStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    """``channel`` and ``publisher``: a deletion is announced there (``oadr3_client_deleted``,
+    for the other processes' caches); ``on_deleted`` runs once a deletion is committed."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        channel: str | None = None,
+        publisher: OutboxPublisher | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._channel = channel
+        self._publisher = publisher
+        self.on_deleted: list[Callable[[], None]] = []
 
     async def create(
         self, client_id: str | None, role: Role, scopes: Sequence[str] | None
@@ -119,7 +132,14 @@ class ClientStore:
             if row is None:
                 raise NotFound(f"client {client_id} not found")
             await session.delete(row)
-            return _client_of(row)
+            if self._channel is not None:
+                stage_message(session, self._channel, "oadr3_client_deleted", self._clock.now(),
+                              client_id=client_id)  # fmt: skip
+        for callback in self.on_deleted:
+            callback()
+        if self._publisher is not None:
+            await self._publisher.flush()
+        return _client_of(row)
 
     async def authenticate(self, client_id: str, secret: str) -> Client | None:
         """The client whose id and secret these are, or None (unknown id or wrong secret)."""

@@ -5,7 +5,10 @@ Every change this process publishes (the outbox's ``on_published``) empties it a
 so does every dr_events message any process publishes (``listen``: Redis pub/sub, emptied
 again on each reconnect, since messages may have been missed); a read that began before a
 change is not kept (its generation is past). ``ttl`` bounds what only time changes (an event
-ending long ago leaves a VEN's list).
+ending long ago leaves a VEN's list). When it is cold (emptied, or its last fill is older
+than ``ttl``), the first read that misses fills it for every VEN (``fill``), and the reads that
+miss meanwhile wait for that one fill. A VEN's plain answer (no query) is kept with its list,
+as bytes (``answer``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 
 from gateway.bus.subscription import follow
+from gateway.oadr3.principal_cache import PrincipalCache
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +36,11 @@ class VenEventsCache:
     ) -> None:
         self._ttl = ttl
         self._monotonic = monotonic
-        self._kept: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        # ven -> (when, its events, their answer as bytes once made: ``answer``)
+        self._kept: dict[str, tuple[float, list[dict[str, Any]], list[bytes]]] = {}
         self.generation = 0
+        self._filled: tuple[int, float] | None = None  # the last fill's generation, time
+        self._filling: asyncio.Future[None] | None = None
 
     def get(self, ven_id: str) -> list[dict[str, Any]] | None:
         kept = self._kept.get(ven_id)
@@ -47,7 +54,57 @@ class VenEventsCache:
             return
         if len(self._kept) >= MAX_VENS:
             self._kept.clear()
-        self._kept[ven_id] = (self._monotonic(), events)
+        self._kept[ven_id] = (self._monotonic(), events, [])
+
+    def answer(
+        self,
+        ven_id: str,
+        events: list[dict[str, Any]],
+        render: Callable[[list[dict[str, Any]]], bytes],
+    ) -> bytes:
+        """``render(events)``, made once while ``events`` are what is kept for the VEN."""
+        kept = self._kept.get(ven_id)
+        if kept is None or kept[1] is not events:
+            return render(events)
+        if not kept[2]:
+            kept[2].append(render(events))
+        return kept[2][0]
+
+    def put_all(self, found: dict[str, list[dict[str, Any]]], generation: int) -> None:
+        if generation != self.generation:
+            return
+        if len(self._kept) + len(found) > MAX_VENS:
+            self._kept.clear()
+        at = self._monotonic()
+        for ven_id, events in found.items():
+            self._kept[ven_id] = (at, events, [])
+
+    def cold(self) -> bool:
+        """No fill of every VEN since the last change, or none within ``ttl``."""
+        return (
+            self._filled is None
+            or self._filled[0] != self.generation
+            or self._monotonic() - self._filled[1] > self._ttl
+        )
+
+    async def fill(
+        self, load: Callable[[], Awaitable[dict[str, list[dict[str, Any]]] | None]]
+    ) -> None:
+        """Keep every VEN's events as ``load`` finds them (None: it would not, too many),
+        once for all the reads that call this while it runs."""
+        if self._filling is None or self._filling.done():
+            self._filling = asyncio.ensure_future(self._fill(load))
+        await asyncio.shield(self._filling)
+
+    async def _fill(
+        self, load: Callable[[], Awaitable[dict[str, list[dict[str, Any]]] | None]]
+    ) -> None:
+        generation, began = self.generation, self._monotonic()
+        found = await load()
+        if found is not None:
+            self.put_all(found, generation)
+        if generation == self.generation:
+            self._filled = (generation, began)
 
     def clear(self, _batch: object = None) -> None:
         self.generation += 1
@@ -55,11 +112,30 @@ class VenEventsCache:
 
 
 async def listen(
-    cache: VenEventsCache, redis: Redis, channel: str, stopping: asyncio.Event
+    cache: VenEventsCache,
+    redis: Redis,
+    channel: str,
+    stopping: asyncio.Event,
+    principals: PrincipalCache[Any] | None = None,
 ) -> None:
-    """Empty ``cache`` on every message on ``channel`` until ``stopping``; also whenever the
-    subscription is made or lost (messages may have been missed)."""
+    """Empty ``cache`` (and ``principals``) on every message on ``channel`` until
+    ``stopping``; also whenever the subscription is made or lost (messages may have been
+    missed). ``principals`` is used only while subscribed."""
+
+    def message(_channel: str, _data: object) -> None:
+        cache.clear()
+        if principals is not None:
+            principals.clear()
+
+    def subscribed(following: bool) -> Callable[[], None]:
+        def changed() -> None:
+            cache.clear()
+            if principals is not None:
+                principals.follow(following)
+
+        return changed
+
     await follow(
-        redis, [channel], lambda _channel, _data: cache.clear(), stopping,
-        name="oadr3 events cache", on_subscribed=cache.clear, on_lost=cache.clear,
+        redis, [channel], message, stopping, name="oadr3 events cache",
+        on_subscribed=subscribed(True), on_lost=subscribed(False),
     )  # fmt: skip

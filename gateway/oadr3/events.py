@@ -12,6 +12,7 @@ invitation's, or one scheduled in the admin API), with the facts 2.0b VENs get.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,8 @@ from gateway.domain.signals import EventTerms, terms_from_json
 from gateway.oadr3.access import announce, caller, path_id, reader_of, services_of
 from gateway.oadr3.auth import Principal
 from gateway.oadr3.event_cache import VenEventsCache
-from gateway.oadr3.event_views import core_event_json, stored_event_json, ven_event_json
+from gateway.oadr3.event_fill import every_ven_events, ven_events_json
+from gateway.oadr3.event_views import core_event_json, stored_event_json
 from gateway.oadr3.models import Oadr3ObjectRow
 from gateway.oadr3.objects import Kind, put, remove, row_of, rows_of
 from gateway.oadr3.payloads import Step, signals_of
@@ -160,27 +162,14 @@ async def _ven_events(
     session: AsyncSession, now: datetime, principal: Principal, reader: Reader
 ) -> list[dict[str, Any]]:
     """A VEN's events: the core events it must know, and the 3.x ones of programs it takes
-    part in that its targets reach."""
+    part in that its targets reach (``event_fill.ven_events_json``)."""
     if principal.ven_id is None:
         return []
     core = await events_of_ven(session, principal.ven_id, now)
-    by_id = await rows_of(session, Kind.EVENT)
+    stored = await rows_of(session, Kind.EVENT)
     programs = [program_of(row) for row in await session.scalars(select(ProgramRow))]
     taking_part = {p for p, _ in await vens_taking_part(session, programs, [principal.ven_id])}
-    shown: list[dict[str, Any]] = []
-    for event in core:
-        if event.cancelled:
-            continue
-        if event.event_id in by_id:
-            body = stored_event_json(by_id.pop(event.event_id), reader)
-        else:
-            body = ven_event_json(event) if reader.asked is None else None
-        if body is not None:
-            shown.append(body)
-    for row in by_id.values():
-        if row.program_id in taking_part and (body := stored_event_json(row, reader)) is not None:
-            shown.append(body)
-    return shown
+    return ven_events_json(core, stored, taking_part, reader)
 
 
 async def _all_events(session: AsyncSession, reader: Reader) -> list[dict[str, Any]]:
@@ -203,12 +192,22 @@ async def _all_events(session: AsyncSession, reader: Reader) -> list[dict[str, A
 async def _events_for(
     request: web.Request, principal: Principal, asked: frozenset[str] | None
 ) -> list[dict[str, Any]]:
-    """The caller's events; a VEN's without targets asked come from the cache when fresh."""
+    """The caller's events; a VEN's without targets asked come from the cache when fresh
+    (every VEN's read at once when it is cold: ``event_fill``)."""
     services = services_of(request)
     cache = request.config_dict[EVENTS_CACHE]
     cacheable = principal.is_ven and principal.ven_id is not None and asked is None
     if cacheable and (kept := cache.get(str(principal.ven_id))) is not None:
         return kept
+    if cacheable and cache.cold():
+
+        async def every_ven() -> dict[str, list[dict[str, Any]]] | None:
+            async with services.db.read() as session:
+                return await every_ven_events(session, services.clock.now())
+
+        await cache.fill(every_ven)
+        if (kept := cache.get(str(principal.ven_id))) is not None:
+            return kept
     generation = cache.generation
     async with services.db.read() as session:
         reader = await reader_of(session, principal, asked)
@@ -220,10 +219,18 @@ async def _events_for(
     return found
 
 
+def _listed(events: list[dict[str, Any]]) -> bytes:
+    return json.dumps(sorted(events, key=lambda e: e["createdDateTime"])).encode()
+
+
 async def list_events(request: web.Request) -> web.Response:
     principal = await caller(request, Scope.READ_TARGETS)
     query = Query(request, ("programID",))
     shown = await _events_for(request, principal, query.targets)
+    if not request.query and principal.is_ven and principal.ven_id is not None:
+        # A VEN's plain read, the most frequent: its answer is kept with its cached events.
+        body = request.config_dict[EVENTS_CACHE].answer(principal.ven_id, shown, _listed)
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
     wanted = query.filters.get("programID")
     shown = [e for e in shown if wanted is None or e["programID"] == wanted]
     shown.sort(key=lambda e: e["createdDateTime"])

@@ -1,6 +1,10 @@
 """Access tokens of the 3.x API: signed JWTs (PyJWT), issued here with a key from the settings
 or generated once and kept in ``{data_dir}/oadr3_token_key``, or issued by an external
-authorization server and checked against its JWKS."""
+authorization server and checked against its JWKS.
+
+A token of this VTN whose signature was checked once is not checked again in this process
+(the same text, the same key: the same answer), but its expiry is, on every use
+(``verify``): ``VERIFIED_MAX`` of them are kept, the oldest going first."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import functools
 import logging
 import os
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +30,7 @@ logger = logging.getLogger(__name__)
 KEY_FILE = "oadr3_token_key"
 _LOCAL_ALGORITHM = "HS256"
 _EXTERNAL_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+VERIFIED_MAX = 20_000
 
 
 class InvalidToken(Exception):
@@ -55,7 +62,7 @@ def _local_key(settings: Settings) -> str:
 
 
 class TokenAuthority:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, wall_clock: Callable[[], float] = time.time) -> None:
         self.issuer = settings.oadr3_token_issuer
         self.audience = settings.oadr3_token_audience
         self.lifetime = timedelta(seconds=settings.oadr3_token_lifetime_seconds)
@@ -66,6 +73,9 @@ class TokenAuthority:
             else None
         )
         self._settings = settings
+        self._wall_clock = wall_clock  # what PyJWT checks expiry against: the system's time
+        # token -> its claims, exp and the time it is valid from (iat, nbf): signature checked
+        self._verified: dict[str, tuple[Claims, int, int]] = {}
 
     @functools.cached_property
     def _key(self) -> str | None:
@@ -94,6 +104,15 @@ class TokenAuthority:
         return jwt.encode(claims, self._key, algorithm=_LOCAL_ALGORITHM)
 
     async def verify(self, token: str) -> Claims:
+        if (known := self._verified.get(token)) is not None:
+            claims, expires, valid_from = known
+            now = self._wall_clock()
+            if expires <= now:  # as PyJWT: expired at exp
+                del self._verified[token]
+                raise InvalidToken("Signature has expired")
+            if valid_from > now:
+                raise InvalidToken("The token is not yet valid (iat)")
+            return claims
         options = {"require": ["exp", "sub"]}
         try:
             if self._key is not None:
@@ -105,7 +124,19 @@ class TokenAuthority:
                 payload = await asyncio.to_thread(self._decode_external, token)
         except jwt.PyJWTError as err:
             raise InvalidToken(str(err)) from err
-        return _claims_of(payload)
+        claims = _claims_of(payload)
+        if self._key is not None:
+            self._remember(token, claims, payload)
+        return claims
+
+    def _remember(self, token: str, claims: Claims, payload: dict[str, object]) -> None:
+        expires = _seconds(payload.get("exp"))
+        if expires is None:
+            return  # an exp PyJWT reads and this does not (a string): checked in full each time
+        valid_from = max(_seconds(payload.get("iat")) or 0, _seconds(payload.get("nbf")) or 0)
+        while len(self._verified) >= VERIFIED_MAX:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (claims, expires, valid_from)
 
     def _decode_external(self, token: str) -> dict[str, object]:
         assert self._jwks is not None
@@ -114,6 +145,10 @@ class TokenAuthority:
             token, key.key, algorithms=_EXTERNAL_ALGORITHMS, audience=self.audience,
             issuer=self.issuer, options={"require": ["exp", "sub"]},
         )  # fmt: skip
+
+
+def _seconds(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _claims_of(payload: dict[str, object]) -> Claims:

@@ -9,12 +9,13 @@ from aiohttp import web
 
 from gateway.http.handlers import SERVICES
 from gateway.oadr3 import token_endpoint
-from gateway.oadr3.auth import AUTHORITY, CLIENTS
+from gateway.oadr3.auth import AUTHORITY, CLIENTS, PRINCIPALS, Principal
 from gateway.oadr3.clients import ClientStore
 from gateway.oadr3.event_cache import VenEventsCache, listen
 from gateway.oadr3.events import EVENTS_CACHE, add_event_routes
 from gateway.oadr3.notify.engine import NOTIFY
 from gateway.oadr3.notify.handlers import add_routes as notify_routes
+from gateway.oadr3.principal_cache import PrincipalCache
 from gateway.oadr3.problems import problem_middleware
 from gateway.oadr3.programs import add_program_routes
 from gateway.oadr3.reports import add_report_routes
@@ -62,14 +63,17 @@ def setup_oadr3(app: web.Application, settings: Settings) -> None:
 
     async def clients(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
-        app[CLIENTS] = ClientStore(services.db, services.clock)
-        cache = VenEventsCache(monotonic=services.clock.monotonic)
-        services.publisher.on_published.append(cache.clear)
-        app[EVENTS_CACHE] = cache
         channel = services.settings.dr_events_channel
+        store = ClientStore(services.db, services.clock, channel, services.publisher)
+        app[CLIENTS] = store
+        cache = VenEventsCache(monotonic=services.clock.monotonic)
+        principals = PrincipalCache[Principal](monotonic=services.clock.monotonic)
+        services.publisher.on_published.extend([cache.clear, principals.clear])
+        store.on_deleted.append(principals.clear)
+        app[EVENTS_CACHE], app[PRINCIPALS] = cache, principals
         stopping = asyncio.Event()
         listening = asyncio.create_task(
-            listen(cache, services.redis, channel, stopping), name="oadr3-cache"
+            listen(cache, services.redis, channel, stopping, principals), name="oadr3-cache"
         )
         try:
             yield
@@ -86,7 +90,7 @@ def setup_oadr3(app: web.Application, settings: Settings) -> None:
 
     async def own_port(app: web.Application) -> AsyncIterator[None]:
         own[SERVICES], own[AUTHORITY], own[CLIENTS] = app[SERVICES], authority, app[CLIENTS]
-        own[EVENTS_CACHE] = app[EVENTS_CACHE]
+        own[EVENTS_CACHE], own[PRINCIPALS] = app[EVENTS_CACHE], app[PRINCIPALS]
         if NOTIFY in app:  # subscriptions and notifiers are served on this port too
             own[NOTIFY] = app[NOTIFY]
         runner = web.AppRunner(own, access_log=None)
