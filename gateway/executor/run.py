@@ -205,7 +205,8 @@ class EventRun:
             if not await self._event_phase(meter, self._last_index):
                 return
             await self._wait_until(self._end)
-            end = await self._stored("end", lambda: store.end_of(self._ctx.db, plan.id))
+            at = self._clock.now()  # when it ended, whenever the database takes it
+            end = await self._end_now()
             if end is None or end <= self._end:
                 # Moved earlier while the run waited past its last sample: it ends late by
                 # less than a cadence, measured to the new end.
@@ -213,7 +214,6 @@ class EventRun:
                 break
             self._end = end  # lengthened after the last sample: more samples to take
         result = meter.result(self._end)
-        at = self._clock.now()
         if await self._stored(
             "completion", lambda: store.complete(self._ctx, plan.id, self._fence, at, result)
         ):
@@ -336,6 +336,17 @@ class EventRun:
             )
         except (RedisError, OSError) as err:
             logger.warning("event %s: live state not published (%s)", self._plan.id, err)
+
+    async def _end_now(self) -> datetime | None:
+        """The event's end as stored now; while the database cannot say, the end as last
+        known (a move made through another replica meanwhile is missed: the event ends as
+        planned), so that an outage across the end does not hold the completion's time until
+        the database is back."""
+        try:
+            return await store.end_of(self._ctx.db, self._plan.id)
+        except SQLAlchemyError as err:
+            logger.warning("event %s: its end not read again (%s)", self._plan.id, err)
+            return self._end
 
     async def _stored(self, what: str, write: Callable[[], Awaitable[_T]]) -> _T:
         """The start or the completion, retried while the database is unreachable: the run

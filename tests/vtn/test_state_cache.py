@@ -39,6 +39,11 @@ async def test_only_the_vens_a_change_concerns_reload(
         await register(ven)
         await ven._poll()
         await ven._poll()
+    # What the registrations staged is published now (the background loop may not have run
+    # yet under load); the polls after it take the reloads it causes.
+    await client.app[SERVICES].publisher.flush()
+    await ven_a._poll()
+    await ven_b._poll()
 
     before = state.reloads
     for _ in range(5):
