@@ -82,18 +82,24 @@ class EventHandlers:
         request_id: str | None,
     ) -> Reply:
         made = distribute_to(ven, shown, current, request_id, self._clock.now(), self._config)
-        await self._told.save(Told(ven.record.ven_id, made.delivered, made.note))
-        await self._state.delivered(ven.record.ven_id, made.delivered)
+        await self.note_told(Told(ven.record.ven_id, made.delivered, made.note))
         return made.reply
 
-    async def distribute(self, ven: VenState) -> Reply:
-        """The VEN's oadrDistributeEvent with its full current list, what it is told noted:
-        a push's (it answers no request)."""
+    def distribute(self, ven: VenState) -> tuple[Reply, Told]:
+        """A push's oadrDistributeEvent (it answers no request) with the VEN's full current
+        list, and what the VEN knows once it has it: ``note_told`` once the VEN took it (a
+        push that fails tells the VEN nothing; were it noted, a VEN back to polling would not
+        be told again)."""
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
-        return await self._distribute(
-            ven, shown, snapshot(shown, now, self._config.near_window), None
-        )
+        current = snapshot(shown, now, self._config.near_window)
+        made = distribute_to(ven, shown, current, None, now, self._config)
+        return made.reply, Told(ven.record.ven_id, made.delivered, made.note)
+
+    async def note_told(self, told: Told) -> None:
+        """The VEN has the distribute: kept, and told to this process's others."""
+        await self._told.save(told)
+        await self._state.delivered(told.ven_id, told.delivered)
 
     # --- the VEN's answers ----------------------------------------------------------------
     async def created_event(self, ven: VenState, payload: dict[str, Any]) -> Reply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import VenMessageRow, VenRow
+from gateway.db.models import VenMessageRow
 from gateway.db.ven_models import VenPushMessageRow, VenPushTargetRow
 
 
@@ -31,7 +31,8 @@ async def keep_push_target(session: AsyncSession, ven_id: str, address: str | No
 
 async def _back_to_polls(session: AsyncSession, ven_id: str) -> None:
     """A VEN back in pull mode polls for what its push outbox still held: its messages wait
-    for its poll again, in order; a distribute is what its poll makes anyway."""
+    for its poll again, in order; a distribute is what its poll makes anyway (what a VEN is
+    told is noted only once a push of it was taken)."""
     pending = (
         await session.scalars(
             select(VenPushMessageRow)
@@ -39,11 +40,6 @@ async def _back_to_polls(session: AsyncSession, ven_id: str) -> None:
             .order_by(VenPushMessageRow.id)
         )
     ).all()
-    if any(m.payload is None for m in pending):
-        # A distribute not yet taken was noted as told when it was tried: it was not.
-        row = await session.get(VenRow, ven_id)
-        if row is not None:
-            row.delivered_events = {}
     for message in pending:
         if message.payload is not None:
             session.add(

@@ -18,6 +18,7 @@ from gateway.oadr20b.service import VtnService
 from gateway.oadr20b.signing import ReplayGuard, verify_signature
 from gateway.oadr20b.state import VenState, VtnState
 from gateway.oadr20b.store import QueuedMessage
+from gateway.oadr20b.told import Told
 from gateway.oadr20b.ven_errors import reports_an_error
 from gateway.oadr20b.ven_requests import queued_reply
 from gateway.oadr20b_push.outbox import DISTRIBUTE, Outgoing
@@ -39,6 +40,7 @@ class Rendered:
     xml: str
     fingerprint: str | None  # the VEN's certificate, pinned for the TLS connection
     request_id: str | None = None  # the message's own requestID (in the VEN's message log)
+    told: Told | None = None  # what a distribute tells the VEN, noted once it took it
 
 
 class PushMessages:
@@ -49,7 +51,8 @@ class PushMessages:
         encoder: Encoder,
         replay: ReplayGuard,
         clock: Clock,
-        distribute: Callable[[VenState], Awaitable[Reply]],
+        distribute: Callable[[VenState], tuple[Reply, Told]],
+        note_told: Callable[[Told], Awaitable[None]],
         *,
         signatures_required: bool,
         tolerant: bool,
@@ -60,6 +63,7 @@ class PushMessages:
         self._replay = replay
         self._clock = clock
         self._distribute = distribute
+        self._note_told = note_told
         self._signatures_required = signatures_required
         self._tolerant = tolerant
 
@@ -69,11 +73,12 @@ class PushMessages:
         ven = await self._state.get(ven_id)
         if ven is None or not ven.record.push:
             return None
+        told: Told | None = None
         if outgoing.message_type == DISTRIBUTE:
             if not ven.record.registered:
                 return None
-            # The full current list, and what the VEN was told noted, as for a poll.
-            reply: Reply = await self._distribute(ven)
+            # The full current list, as for a poll.
+            reply, told = self._distribute(ven)
         else:
             queued = QueuedMessage(outgoing.id, outgoing.message_type, outgoing.payload or {})
             reply = queued_reply(queued, ven.record)
@@ -86,8 +91,13 @@ class PushMessages:
         request_id = payload.get("request_id")
         return Rendered(
             message_type, xml, ven.record.fingerprint,
-            request_id if isinstance(request_id, str) and request_id else None,
+            request_id if isinstance(request_id, str) and request_id else None, told,
         )  # fmt: skip
+
+    async def taken(self, rendered: Rendered) -> None:
+        """The VEN answered the push with HTTP 200: what it was told is noted."""
+        if rendered.told is not None:
+            await self._note_told(rendered.told)
 
     async def take_answer(self, ven_id: str, body: bytes) -> str | None:
         """Handle the VEN's answer to a push (an empty body or an oadrResponse is the usual

@@ -263,6 +263,7 @@ class Pusher:
             self._state.messages.record(target.ven_id, (
                 Direction.TO_VEN, rendered.message_type, rendered.request_id, None, None,
             ))  # fmt: skip
+            await self._messages.taken(rendered)
             held = await self._acks.delivered(target.ven_id, outgoing.id, release=last)
             self._count(rendered.message_type, "delivered")
             await self._messages.take_answer(target.ven_id, answer.body)
