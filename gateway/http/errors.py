@@ -11,12 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import asyncpg  # type: ignore[import-untyped]
-import redis.exceptions as redis_errors
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.domain.errors import (
     Conflict,
@@ -25,7 +21,7 @@ from gateway.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from gateway.error_chain import error_chain
+from gateway.error_chain import is_unavailable
 from gateway.http.schemas import ErrorBody, FieldErrorBody
 from gateway.observability.metrics import METRICS, Component, Dependency
 
@@ -49,50 +45,6 @@ _STATUS: list[tuple[type[GatewayError], int]] = [
     (Conflict, 409),
     (ValidationFailed, 422),
 ]
-
-
-# Errors that say a server is down, unreachable or refusing work for now, never a bug.
-_DOWN: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable; TimeoutError is one too
-    PoolTimeout,  # every pooled connection busy for pool_timeout: overloaded
-    asyncpg.PostgresConnectionError,  # class 08, and "connection does not exist"
-    asyncpg.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    redis_errors.ConnectionError,  # includes loading, auth and too many connections
-    redis_errors.TimeoutError,
-    redis_errors.OutOfMemoryError,
-    redis_errors.ReadOnlyError,  # a replica after a failover
-    redis_errors.TryAgainError,
-    redis_errors.ClusterDownError,
-)
-# Local file trouble is OSError too, but it is not a dependency being down.
-_NOT_DOWN: tuple[type[BaseException], ...] = (
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-)
-
-
-def is_unavailable(err: BaseException) -> bool:
-    """Whether ``err`` means that the database or Redis is down or unreachable (HTTP 503).
-
-    Follows the explicit chain (``raise ... from``, and the driver error a SQLAlchemy or
-    emulated DBAPI error carries as ``orig``), not the implicit ``__context__``: a bug raised
-    while handling a connection error stays a bug.
-    """
-    return any(_means_down(current) for current in error_chain(err, implicit=False))
-
-
-def _means_down(err: BaseException) -> bool:
-    if isinstance(err, OperationalError):
-        return True
-    if isinstance(err, DBAPIError) and err.connection_invalidated:
-        return True
-    return isinstance(err, _DOWN) and not isinstance(err, _NOT_DOWN)
 
 
 def error_response(

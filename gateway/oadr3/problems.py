@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from aiohttp import web
 
 from gateway.domain.errors import Conflict, GatewayError, NotFound, ValidationFailed
-from gateway.http.errors import is_unavailable
+from gateway.error_chain import is_unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -19,40 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import redis.exceptions as redis_errors
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-from gateway.error_chain import error_chain
+from gateway.error_chain import is_unavailable
 
 FIRST_RETRY = timedelta(minutes=1)  # after a first refusal
 MAX_RETRY = timedelta(hours=1)  # the back-off of refusals doubles up to this
 TRANSIENT_RETRY = timedelta(minutes=1)  # after a database or Redis outage, every time
 
-_DOWN: tuple[type[BaseException], ...] = (
-    OperationalError,
-    PoolTimeout,
-    OSError,
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-)
-_NOT_DOWN: tuple[type[BaseException], ...] = (
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-)
-
 
 def is_transient(err: BaseException) -> bool:
     """Whether ``err`` says the database or Redis is down or unreachable for now."""
-    for current in error_chain(err, implicit=False):
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, _DOWN) and not isinstance(current, _NOT_DOWN):
-            return True
-    return False
+    return is_unavailable(err)
 
 
 def refusal_delay(refusals: int) -> timedelta:
