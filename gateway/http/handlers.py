@@ -33,11 +33,12 @@ from gateway.http.schemas import (
     VenRemoved,
     VenUpdate,
 )
+from gateway.oadr20b.message_log import MessageLog
 from gateway.services.container import Services
 from gateway.services.devices import DeviceChanges
 from gateway.services.invitations import InvitationState
 from gateway.services.ven_facing.opts import opts_of
-from gateway.services.vens import VenChanges
+from gateway.services.vens import Removal, VenChanges
 
 SERVICES = web.AppKey("services", Services)
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -158,9 +159,16 @@ async def cancel_invitation(request: web.Request) -> web.Response:
     return json_view(await _services(request).invitations.cancel(invitation_id, body.reason))
 
 
+def _message_log(services: Services) -> MessageLog:
+    return MessageLog(services.redis, services.settings.redis_prefix, services.clock)
+
+
 async def create_ven(request: web.Request) -> web.Response:
     body = await read_body(request, VenCreate)
-    view = await _services(request).vens.provision(body.name, body.fingerprint, body.ven_id)
+    services = _services(request)
+    view = await services.vens.provision(body.name, body.fingerprint, body.ven_id)
+    # A log left by an earlier VEN of this venID (deleted while Redis was down) is not its.
+    await _message_log(services).forget(view.ven_id)
     return json_view(view, status=201)
 
 
@@ -182,7 +190,10 @@ async def update_ven(request: web.Request) -> web.Response:
 
 
 async def delete_ven(request: web.Request) -> web.Response:
-    removed = await _services(request).vens.remove(request.match_info["ven_id"])
+    services = _services(request)
+    removed = await services.vens.remove(request.match_info["ven_id"])
+    if removed.status is Removal.REMOVED:  # else once it acknowledged the cancel
+        await _message_log(services).forget(removed.ven_id)
     body = VenRemoved(
         ven_id=removed.ven_id,
         status=removed.status.value,

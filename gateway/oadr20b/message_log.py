@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections import deque
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,9 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.clock import Clock
 from gateway.oadr20b.errors import StatusCode
+
+logger = logging.getLogger(__name__)
 
 MESSAGES_PER_VEN = 50
 # VENs with messages waiting for the next flush; past this, messages of further VENs are dropped
@@ -165,6 +169,16 @@ class MessageLog:
                     newer = self._pending.get(ven_id, ())
                     self._pending[ven_id] = deque([*messages, *newer], maxlen=MESSAGES_PER_VEN)
                 raise
+
+    async def forget(self, ven_id: str) -> None:
+        """The VEN was deleted: its log goes (what is pending here and what Redis keeps), so
+        nothing of it lingers for a month or shows under a new VEN of the same venID. A Redis
+        outage leaves the list to expire: logged, not raised (the deletion itself is done)."""
+        self._pending.pop(ven_id, None)
+        try:
+            await self._redis.delete(self.key(ven_id))
+        except (RedisError, OSError) as err:
+            logger.warning("vtn: message log of deleted VEN %s kept (%s)", ven_id, err)
 
     async def last(self, ven_id: str) -> list[MessageView]:
         """The VEN's last messages as stored, newest first (Redis errors propagate)."""

@@ -204,8 +204,7 @@ class VtnService:
         given = payload.get("registration_id")
         if given != ven.record.registration_id:
             raise OadrError(StatusCode.INVALID_ID, f"registrationID {given} is not registered")
-        await self._store.deregister(ven.record.ven_id)
-        await self._state.changed(ven.record.ven_id)
+        await self._ended(ven.record.ven_id)
         return "oadrCanceledPartyRegistration", {
             "response": ok(payload.get("request_id")),
             "registration_id": given,
@@ -213,9 +212,15 @@ class VtnService:
         }
 
     async def canceled_party_registration(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        await self._store.deregister(ven.record.ven_id)
-        await self._state.changed(ven.record.ven_id)
+        await self._ended(ven.record.ven_id)
         return "oadrResponse", {"response": ok(response_request_id(payload))}
+
+    async def _ended(self, ven_id: str) -> None:
+        """The VEN's registration ended; a VEN the operator removed is gone with it."""
+        deleted = await self._store.deregister(ven_id)
+        await self._state.changed(ven_id)
+        if deleted:
+            await self._state.forget(ven_id)
 
     def require(self, ven: VenState | None, ven_id: str, message_type: str) -> VenState:
         if ven is None:

@@ -197,6 +197,12 @@ class VtnState:
         for ven_id in many:
             self.invalidate(ven_id)
 
+    async def forget(self, ven_id: str) -> None:
+        """The VEN was deleted: its entry and message log go (so the answer that ended it is
+        not logged again under its venID)."""
+        self._entries.pop(ven_id, None)
+        await self.messages.forget(ven_id)
+
     async def changed(self, ven_id: str) -> None:
         """This process changed a VEN's state: drop its entry here and tell the others."""
         self.invalidate(ven_id)

@@ -188,14 +188,16 @@ class VtnStore:
             await keep_push_target(session, ven_id, registration.push_address)
         return registration_id
 
-    async def deregister(self, ven_id: str) -> None:
+    async def deregister(self, ven_id: str) -> bool:
+        """End the VEN's registration; True when that deleted the VEN (the operator had
+        removed it)."""
         async with self._db.write() as session:
             # A VEN the operator removed goes with its registration (services.vens.remove).
             gone = await session.execute(
                 delete(VenRow).where(VenRow.ven_id == ven_id, VenRow.deprovisioned_at.is_not(None))
             )
             if gone.rowcount:  # type: ignore[attr-defined]
-                return
+                return True
             await session.execute(
                 update(VenRow)
                 .where(VenRow.ven_id == ven_id)
@@ -220,6 +222,7 @@ class VtnStore:
                     VenMessageRow.message_type.in_([r.value for r in VenRequest]),
                 )
             )
+        return False
 
     async def last_distribute(self, ven_id: str) -> dict[str, Any] | None:
         async with self._db.read() as session:

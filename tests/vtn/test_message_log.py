@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from gateway.app import VTN, build_app
 from gateway.oadr20b.message_log import MESSAGES_PER_VEN
 from gateway.settings import Settings
 from tests.oadr20b import messages
+from tests.oadr20b.cert.site import exchange, poll_until
 from tests.oadr20b.ven import RawVens, raw_vens
-from tests.support import ADMIN_TOKEN, Api
+from tests.support import ADMIN_TOKEN, AUTH, Api
 from tests.vtn.conftest import VTN_PATH
 from tests.vtn.raw_ven import registered
 
@@ -128,3 +130,37 @@ async def test_two_gateways_on_one_redis_both_contribute(
         items = (await gateway.get("/api/vens/ven-two/messages"))["items"]
         asked = {m["request_id"] for m in items if m["message_type"] == "oadrRequestEvent"}
         assert {"ven-two-1", "ven-two-100"} <= asked
+
+
+async def test_a_deleted_ven_takes_its_log_with_it(
+    api: Api, vens: RawVens, client: TestClient[Any, Any], settings: Settings, redis: Redis
+) -> None:
+    """Removed, a registered VEN is told its registration is cancelled; once it answers it is
+    gone, and so is its log (the answer that ended it included): nothing lingers for a month
+    or shows under a new VEN of the same venID. An unregistered one's goes at once."""
+    ven = await registered(api, vens, "ven-gone", {})
+    await _flush(client)
+    key = f"{settings.redis_prefix}vtn:messages:ven-gone"
+    assert await redis.llen(key) >= 4
+    await api.client.delete("/api/vens/ven-gone", headers=AUTH)
+    cancel = await poll_until(ven, "oadrCancelPartyRegistration")
+    assert ven.registration_id is not None
+    answer = messages.canceled_party_registration(
+        ven.id, cancel.field("pyld:requestID") or "", ven.registration_id
+    )
+    await exchange(ven, "EiRegisterParty", answer, "oadrResponse")
+    await api.get("/api/vens/ven-gone", status=404)
+    await _flush(client)
+    assert await redis.exists(key) == 0
+
+    await api.post("/api/vens", {"name": "ven-gone", "ven_id": "ven-gone"}, status=201)
+    assert (await api.get("/api/vens/ven-gone/messages"))["items"] == []
+    other = await registered(api, vens, "ven-other", {})
+    assert (await other.poll()).code == 200
+    await _flush(client)
+    assert await redis.llen(f"{settings.redis_prefix}vtn:messages:ven-other") >= 4
+    resp = await api.client.delete("/api/vens/ven-other", headers=AUTH)
+    assert (await resp.json())["status"] == "cancelling"
+    resp = await api.client.delete("/api/vens/ven-other", headers=AUTH)
+    assert (await resp.json())["status"] == "removed"  # at once, not waiting for its answer
+    assert await redis.exists(f"{settings.redis_prefix}vtn:messages:ven-other") == 0
