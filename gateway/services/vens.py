@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from gateway.domain.ven_requests import VenRequest
 from gateway.services.context import ServiceContext
 from gateway.services.references import open_holders, refuse_if_held
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
+from gateway.services.ven_facing.report_requests import hold_cutoff
 from gateway.services.views import VenPushView, VenView
 
 # How a push-mode VEN's address is made into a service's URL (gateway.oadr20b_push.addresses).
@@ -118,7 +119,7 @@ class VenService:
                     )
                 ).all()
             )
-            waiting = await _requests_waiting(session, None)
+            waiting = await _requests_waiting(session, None, self._ctx.clock.now())
             pushes = await _push_views(session, None)
             rows = await session.scalars(select(VenRow).order_by(VenRow.name))
             return [
@@ -133,7 +134,7 @@ class VenService:
             row = await session.get(VenRow, ven_id)
             if row is None:
                 raise NotFound(f"VEN {ven_id} not found")
-            return await _view(session, row)
+            return await _view(session, row, self._ctx.clock.now())
 
     async def update(self, ven_id: str, changes: VenChanges) -> VenView:
         """Rename a VEN or rotate its certificate: the VTN checks the new fingerprint from the
@@ -162,7 +163,7 @@ class VenService:
                     session, "ven_updated", ven_id=ven_id, name=row.name,
                     fingerprint=row.fingerprint, change=VenChange(ChangeKind.VEN, ven_id=ven_id),
                 )  # fmt: skip
-                view = await _view(session, row)
+                view = await _view(session, row, self._ctx.clock.now())
         except IntegrityError as err:
             raise AlreadyExists(f"a VEN named {changes.name!r} exists") from err
         await self._ctx.publisher.flush()
@@ -229,16 +230,16 @@ class VenService:
                 change=VenChange(ChangeKind.VEN, ven_id=ven_id),
             )  # fmt: skip
             await session.flush()
-            view = await _view(session, row)
+            view = await _view(session, row, self._ctx.clock.now())
         await self._ctx.publisher.flush()
         return view
 
 
-async def _view(session: AsyncSession, row: VenRow) -> VenView:
+async def _view(session: AsyncSession, row: VenRow, now: datetime) -> VenView:
     count = await session.scalar(
         select(func.count()).select_from(DeviceRow).where(DeviceRow.ven_id == row.ven_id)
     )
-    waiting = await _requests_waiting(session, row.ven_id)
+    waiting = await _requests_waiting(session, row.ven_id, now)
     pushes = await _push_views(session, row.ven_id)
     return VenView.of(row, int(count or 0), waiting.get(row.ven_id, []), pushes.get(row.ven_id))
 
@@ -262,11 +263,18 @@ async def _push_views(session: AsyncSession, ven_id: str | None) -> dict[str, Ve
     }
 
 
-async def _requests_waiting(session: AsyncSession, ven_id: str | None) -> dict[str, list[str]]:
-    """The operator's requests each VEN (or ``ven_id``) has not been told yet, oldest first."""
+async def _requests_waiting(
+    session: AsyncSession, ven_id: str | None, now: datetime
+) -> dict[str, list[str]]:
+    """The operator's requests each VEN (or ``ven_id``) has not been told yet, oldest first
+    (not a report request held too long for its next registration: it is dropped)."""
     query = select(VenMessageRow.ven_id, VenMessageRow.message_type).where(
         VenMessageRow.delivered_at.is_(None),
         VenMessageRow.message_type.in_([r.value for r in VenRequest]),
+        or_(
+            VenMessageRow.message_type != VenRequest.REPORT_REQUEST_ON_REGISTRATION.value,
+            VenMessageRow.created_at >= hold_cutoff(now),
+        ),
     )
     if ven_id is not None:
         query = query.where(VenMessageRow.ven_id == ven_id)

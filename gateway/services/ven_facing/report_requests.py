@@ -214,6 +214,12 @@ class ReportRequests:
         )  # fmt: skip
 
 
+def hold_cutoff(now: datetime) -> datetime:
+    """A request held since before this was held too long (``MAX_HOLD``): it is dropped, and
+    no longer shown as waiting."""
+    return now - MAX_HOLD
+
+
 async def held_requests(
     session: AsyncSession, ven_id: str, now: datetime, *, lock: bool = False
 ) -> list[VenMessageRow]:
@@ -232,7 +238,7 @@ async def held_requests(
     if lock:
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query)).all()
-    stale = [r.id for r in rows if now - r.created_at > MAX_HOLD]
+    stale = [r.id for r in rows if r.created_at < hold_cutoff(now)]
     if stale:
         await session.execute(
             delete(VenMessageRow).where(
