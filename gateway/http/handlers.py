@@ -266,6 +266,11 @@ async def request_ven_report(request: web.Request) -> web.Response:
     return json_view(await requests.request(request.match_info["ven_id"], body.ask()), 201)
 
 
+async def list_ven_reports(request: web.Request) -> web.Response:
+    requests = _services(request).ven_facing.report_requests
+    return json_items(await requests.of_ven(request.match_info["ven_id"]))
+
+
 async def cancel_ven_report(request: web.Request) -> web.Response:
     body = await read_optional_body(request, ReportRequestCancel)
     requests = _services(request).ven_facing.report_requests

@@ -91,6 +91,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/vens/{ven_id}/report-requests", h.request_ven_report,
           "Ask a VEN for a report of points it offered", vr.ReportRequestView,
           body=rs.ReportRequestCreate, status=201, errors=(404, 409, 422)),
+    Route("GET", "/api/vens/{ven_id}/report-requests", h.list_ven_reports,
+          "A VEN's report requests: held for its next registration of reports, then as "
+          "stored (requested, created, cancelled)", vr.ReportRequestListed, listing=True,
+          errors=(404,)),
     Route("POST", "/api/vens/{ven_id}/report-requests/{report_request_id}/cancel",
           h.cancel_ven_report, "Cancel a report asked of a VEN", vr.ReportRequestView,
           body=rs.ReportRequestCancel, errors=(404, 409, 422)),

@@ -163,3 +163,37 @@ async def test_a_cancel_drops_requests_held_too_long(
         f"/api/vens/ven-a/report-requests/{stale['report_request_id']}/cancel", {}, status=404
     )
     assert await _waiting(api) == []
+
+
+async def test_the_ven_s_report_requests_are_listed_held_then_stored(
+    api: Api, vens: RawVens, clock: MutableClock
+) -> None:
+    ven = await registered(api, vens, "ven-a", {"a1": "ra1"})
+    await api.get("/api/vens/nobody/report-requests", status=404)
+    assert (await api.get("/api/vens/ven-a/report-requests"))["items"] == []
+    stale = await _hold(api)
+    clock.advance(seconds=(MAX_HOLD + MINUTE).total_seconds())
+    held = await _hold(api, granularity_seconds=60)
+    listed = (await api.get("/api/vens/ven-a/report-requests"))["items"]
+    # The one held too long is not listed; the other is, with no report specifier yet.
+    assert [(r["report_request_id"], r["status"], r["report_specifier_id"], r["r_ids"],
+             r["granularity_seconds"]) for r in listed] == [
+        (held["report_request_id"], "held", None, [], 60.0),
+    ]  # fmt: skip
+    assert stale["report_request_id"] not in {r["report_request_id"] for r in listed}
+    [carried] = (await _register(ven)).report_requests
+    assert carried.report_request_id == held["report_request_id"]
+    # Listed among the VTN's own (those it asks of every VEN at registration).
+    items = (await api.get("/api/vens/ven-a/report-requests"))["items"]
+    assert all(r["status"] != "held" for r in items)
+    [stored] = [r for r in items if r["report_request_id"] == held["report_request_id"]]
+    assert (stored["report_request_id"], stored["status"], stored["report_name"],
+            stored["r_ids"]) == (held["report_request_id"], "requested", "TELEMETRY_STATUS",
+                                 ["st"])  # fmt: skip
+    assert stored["report_specifier_id"] == "status"
+    await api.post(
+        f"/api/vens/ven-a/report-requests/{held['report_request_id']}/cancel", {}, status=200
+    )
+    items = (await api.get("/api/vens/ven-a/report-requests"))["items"]
+    [cancelled] = [r for r in items if r["report_request_id"] == held["report_request_id"]]
+    assert cancelled["status"] == "cancelled"

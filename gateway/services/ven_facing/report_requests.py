@@ -55,6 +55,25 @@ class ReportRequestView(BaseModel):
     )
 
 
+class ReportRequestListed(BaseModel):
+    """A report request of the VEN's as stored: asked (``requested``), taken by the VEN
+    (``created``), called off (``cancelled``), or ``held`` for its next registration of
+    reports (then without a report specifier: that registration's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report_request_id: str
+    status: str = Field(description="requested | created | cancelled | held")
+    report_name: str
+    report_specifier_id: str | None
+    r_ids: list[str] = Field(
+        description="empty for a held request that names none: every point offered then"
+    )
+    granularity_seconds: float
+    created_at: datetime
+    updated_at: datetime
+
+
 class ReportName(StrEnum):
     TELEMETRY_STATUS = "TELEMETRY_STATUS"
     TELEMETRY_USAGE = "TELEMETRY_USAGE"
@@ -133,6 +152,42 @@ class ReportRequests:
             self._queue(session, ven_id, VenRequest.REPORT_REQUEST, made, now)
         await self._ctx.publisher.flush()
         return ReportRequestView(**made)
+
+    async def of_ven(self, ven_id: str) -> list[ReportRequestListed]:
+        """The VEN's report requests, held ones first, then the stored ones oldest first;
+        404: no such VEN."""
+        now = self._ctx.clock.now()
+        async with self._ctx.db.read() as session:
+            if await session.get(VenRow, ven_id) is None:
+                raise NotFound(f"VEN {ven_id} not found")
+            held = (
+                await session.scalars(
+                    select(VenMessageRow)
+                    .where(
+                        VenMessageRow.ven_id == ven_id,
+                        VenMessageRow.delivered_at.is_(None),
+                        VenMessageRow.message_type == HELD.value,
+                        VenMessageRow.created_at >= hold_cutoff(now),
+                    )
+                    .order_by(VenMessageRow.id)
+                )
+            ).all()
+            stored = (
+                await session.scalars(
+                    select(VenReportRequestRow)
+                    .where(VenReportRequestRow.ven_id == ven_id)
+                    .order_by(VenReportRequestRow.created_at, VenReportRequestRow.report_request_id)
+                )
+            ).all()
+        return [
+            *(_listed_held(row) for row in held),
+            *(ReportRequestListed(
+                report_request_id=r.report_request_id, status=r.status,
+                report_name=r.report_name, report_specifier_id=r.report_specifier_id,
+                r_ids=list(r.r_ids), granularity_seconds=r.granularity_seconds,
+                created_at=r.created_at, updated_at=r.updated_at,
+            ) for r in stored),
+        ]  # fmt: skip
 
     async def _hold(self, ven_id: str, ask: ReportAsk, now: datetime) -> ReportRequestView:
         """Held until the VEN next registers its reports: its transport then stores it against
@@ -276,6 +331,17 @@ async def _cancelled(
     row.status = ReportRequestStatus.CANCELLED.value
     row.updated_at = now
     return None
+
+
+def _listed_held(row: VenMessageRow) -> ReportRequestListed:
+    payload = row.payload
+    return ReportRequestListed(
+        report_request_id=str(payload.get("report_request_id")), status="held",
+        report_name=str(payload.get("report_name")), report_specifier_id=None,
+        r_ids=list(payload.get("r_ids") or []),
+        granularity_seconds=float(payload.get("granularity_seconds") or 0),
+        created_at=row.created_at, updated_at=row.created_at,
+    )  # fmt: skip
 
 
 async def _registered(session: Any, ven_id: str) -> VenRow:
