@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import ProgramRow
 from gateway.domain.programs import ProgramChanges, ProgramTerms
@@ -23,6 +24,7 @@ from gateway.oadr3.problems import conflict_as_bad_request, not_found
 from gateway.oadr3.schemas import ProgramRequest, document_of
 from gateway.oadr3.scopes import Scope
 from gateway.oadr3.wire import Query, json_answer, metadata, read_json
+from gateway.services.programs import Alongside
 
 MARKET_CONTEXT_PREFIX = "urn:openadr3:program:"
 
@@ -73,12 +75,20 @@ async def get_program(request: web.Request) -> web.Response:
     return json_answer(await _one(request, program_id, reader))
 
 
-async def _store_fields(request: web.Request, program_id: str, body: ProgramRequest) -> None:
-    services = services_of(request)
+def _fields_of(request: web.Request, body: ProgramRequest) -> Alongside:
+    """The program's 3.x-only fields, stored in the transaction that makes or changes it."""
     document = document_of(body)
     document.pop("programName")
-    async with services.db.write() as session:
-        await put(session, Kind.PROGRAM, program_id, document, services.clock.now())
+    now = services_of(request).clock.now()
+
+    async def store(session: AsyncSession, program_id: str) -> None:
+        await put(session, Kind.PROGRAM, program_id, document, now)
+
+    return store
+
+
+async def _remove_fields(session: AsyncSession, program_id: str) -> None:
+    await remove(session, Kind.PROGRAM, [program_id])
 
 
 async def create_program(request: web.Request) -> web.Response:
@@ -86,8 +96,7 @@ async def create_program(request: web.Request) -> web.Response:
     body = await read_json(request, ProgramRequest)
     program_id = uuid.uuid4().hex
     terms = ProgramTerms(name=body.programName, market_context=MARKET_CONTEXT_PREFIX + program_id)
-    await services_of(request).programs.create(program_id, terms)
-    await _store_fields(request, program_id, body)
+    await services_of(request).programs.create(program_id, terms, _fields_of(request, body))
     return json_answer(await _one(request, program_id, Reader(None, None)), status=201)
 
 
@@ -95,8 +104,8 @@ async def update_program(request: web.Request) -> web.Response:
     await caller(request, Scope.WRITE_PROGRAMS)
     program_id = path_id(request, "programID")
     body = await read_json(request, ProgramRequest)
-    await services_of(request).programs.update(program_id, ProgramChanges(name=body.programName))
-    await _store_fields(request, program_id, body)
+    changes = ProgramChanges(name=body.programName)
+    await services_of(request).programs.update(program_id, changes, _fields_of(request, body))
     return json_answer(await _one(request, program_id, Reader(None, None)))
 
 
@@ -104,11 +113,8 @@ async def delete_program(request: web.Request) -> web.Response:
     await caller(request, Scope.WRITE_PROGRAMS)
     program_id = path_id(request, "programID")
     shown = await _one(request, program_id, Reader(None, None))
-    services = services_of(request)
     with conflict_as_bad_request():  # DELETE /programs has no 409 in openadr3.yaml
-        await services.programs.delete(program_id)
-    async with services.db.write() as session:
-        await remove(session, Kind.PROGRAM, [program_id])
+        await services_of(request).programs.delete(program_id, _remove_fields)
     return json_answer(shown)
 
 

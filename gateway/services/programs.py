@@ -50,6 +50,9 @@ from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# What an adapter writes of a program in the transaction that changes it (session, its id).
+Alongside = Callable[[AsyncSession, str], Awaitable[None]]
+
 
 def initial_default_program(settings: Settings) -> ProgramTerms:
     """The default program's terms when first made: the vtn_* settings are its initial values."""
@@ -115,7 +118,11 @@ class ProgramService:
         async with self._ctx.db.read() as session:
             return await _view(session, await _row(session, program_id))
 
-    async def create(self, program_id: str | None, terms: ProgramTerms) -> ProgramView:
+    async def create(
+        self, program_id: str | None, terms: ProgramTerms, alongside: Alongside | None = None
+    ) -> ProgramView:
+        """``alongside``: what an adapter stores of the program in the same transaction (a
+        3.x program's own fields: never a program without them, even after a crash)."""
         errors = check_program_id(program_id) if program_id is not None else []
         raise_if_any(errors)
         validate_terms(terms)
@@ -132,11 +139,16 @@ class ProgramService:
                 raise AlreadyExists(f"program {row.id} exists")
             await _refuse_taken(session, row.id, terms)
             session.add(row)
+            if alongside is not None:
+                await session.flush()
+                await alongside(session, row.id)
             self._ctx.announce(session, "program_created", program_id=row.id)
         await self._ctx.publisher.flush()
         return ProgramView.of(row, [], [])
 
-    async def update(self, program_id: str, changes: ProgramChanges) -> ProgramView:
+    async def update(
+        self, program_id: str, changes: ProgramChanges, alongside: Alongside | None = None
+    ) -> ProgramView:
         async with self._ctx.db.read() as session:
             current = program_of(await _row(session, program_id)).terms
         terms = changed_terms(current, changes)
@@ -149,6 +161,8 @@ class ProgramService:
             write_terms(row, terms)
             row.settings_pending = False  # the operator's values win over the settings'
             row.updated_at = self._ctx.clock.now()
+            if alongside is not None:
+                await alongside(session, program_id)
             self._ctx.announce(
                 session, "program_updated", change=_program_change(program_id),
                 program_id=program_id,
@@ -157,7 +171,7 @@ class ProgramService:
         await self._ctx.publisher.flush()
         return view
 
-    async def delete(self, program_id: str) -> ProgramView:
+    async def delete(self, program_id: str, alongside: Alongside | None = None) -> ProgramView:
         async with self._ctx.db.write() as session:
             row = await _row(session, program_id)
             invitations = await _count(session, InvitationRow, program_id)
@@ -165,6 +179,8 @@ class ProgramService:
             check_deletable(program_id, invitations, events)
             view = await _view(session, row)
             await session.delete(row)
+            if alongside is not None:
+                await alongside(session, program_id)
             self._ctx.announce(
                 session, "program_deleted", change=_program_change(program_id),
                 program_id=program_id,
