@@ -84,8 +84,11 @@ class OadrEvent(VenEvent):
         return OadrEventStatus.FAR
 
 
+_VEN_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(VenEvent))
+
+
 def as_oadr(event: VenEvent) -> OadrEvent:
-    return OadrEvent(**{f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
+    return OadrEvent(*(getattr(event, name) for name in _VEN_EVENT_FIELDS))
 
 
 def ven_events(facts: InvitationFacts) -> dict[str, OadrEvent]:
