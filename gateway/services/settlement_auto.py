@@ -45,6 +45,12 @@ BATCH = 20
 DATA_WAIT = timedelta(days=1)
 
 
+def waits_for_data(due: datetime, now: datetime) -> bool:
+    """Whether version 1, due at ``due``, is still held back while no device has a measured
+    interval in the event (after ``DATA_WAIT`` it is made on what there is)."""
+    return now < due + DATA_WAIT
+
+
 class AutoSettlement:
     def __init__(
         self, settlement: SettlementService, db: Database, clock: Clock, grid: MeterGrid
@@ -89,7 +95,7 @@ class AutoSettlement:
             due = self.due_at(event)
             if due is None or due > now or not self._retries.may_try(event.id, now):
                 continue
-            if await self._try(event.id, now, measured_only=now < due + DATA_WAIT):
+            if await self._try(event.id, now, measured_only=waits_for_data(due, now)):
                 settled.append(event.id)
         return settled
 
@@ -127,7 +133,10 @@ class AutoSettlement:
 
     async def when_due(self, event_id: str) -> SettlementView | None:
         """The event's settlement, made now if it is due and there is none; None before it
-        is due. ``Conflict`` for an event that is not settled (it did not run)."""
+        is due. ``Conflict`` for an event that is not settled (it did not run), and
+        ``AwaitingMeterData`` (one) while version 1 is held back for meter data, as the worker
+        holds it: a caller never makes a version 1 without data that the worker would wait
+        for (later data would then need the operator's recompute)."""
         try:
             return await self._settlement.get(event_id)
         except NotFound:
@@ -139,9 +148,12 @@ class AutoSettlement:
         due = self.due_at(event)
         if due is None:
             raise Conflict(f"event {event_id} is {event.status}: it is not settled")
-        if due > self._clock.now():
+        now = self._clock.now()
+        if due > now:
             return None
-        view, _ = await self._settlement.settle_first(event_id)
+        view, _ = await self._settlement.settle_first(
+            event_id, measured_only=waits_for_data(due, now)
+        )
         return view
 
     async def _unsettled(self, now: datetime) -> list[EventRow]:

@@ -19,7 +19,8 @@ All are TELEMETRY_USAGE reports, the kind any VTN (openleadr's included) request
 - Settlement values (baseline, actual and reduction kWh per meter interval) go up in the
   final report the same way when a settlement source is given; the report then offers those
   rIDs too. When the utility's request asks for any of them, the final report waits for the
-  event's settlement (``SettlementPending``: until its last meter interval has closed).
+  event's settlement (``SettlementPending``: until its last meter interval has closed); one
+  with no meter data yet goes without them (its version 1 is the automatic settlement's).
 """
 
 from __future__ import annotations

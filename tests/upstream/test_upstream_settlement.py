@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.services.container import Services
-from gateway.services.settlement_auto import SETTLE_GRACE
+from gateway.services.settlement_auto import SETTLE_GRACE, AutoSettlement
 from gateway.settings import Settings
 from gateway.upstream.reports import (
     R_ACTUAL_KWH,
@@ -101,3 +101,40 @@ async def test_the_settlement_goes_up_in_the_final_report_once_its_last_interval
     settled = await services.settlement.get(event.id)
     assert settled.version == 1
     assert settled.totals.reduction_kwh == pytest.approx(2 * BASELINE - 1.3, abs=1e-9)
+
+
+async def test_a_final_report_due_before_any_meter_data_makes_no_empty_settlement(
+    utility: Utility, api: Api, make_ven: VenFactory, client: Any, services: Services,
+    clock: FakeClock, device: Device,
+) -> None:  # fmt: skip
+    """Due with no meter data yet, the final report goes up without settlement values and
+    leaves version 1 to the automatic settlement, which holds it back for the data: the
+    report used to make an empty version 1, and the data that came later then needed the
+    operator's recompute."""
+    ven, _ = await _connected(utility, api, make_ven, client)
+    await device(clock.now())
+    specifier = reduction_specifier("ev-r")
+
+    async def close() -> None:
+        clock.advance(seconds=SETTLE_GRACE.total_seconds())
+
+    start, _ = await _run_event(utility, api, ven, services, clock, device, after_end=close)
+    final = [r for r in report_xml.updates(utility.exchanges) if r.specifier == specifier][-1]
+    assert final.report_id == f"{specifier}/final"
+    assert not [i for i in final.intervals if i.r_id in (R_ACTUAL_KWH, R_SETTLED_KWH)]
+    (event,) = await services.events.find(None, 10)
+    await api.get(f"/api/events/{event.id}/settlement", status=404)  # no empty version 1
+    await api.post(
+        "/api/meter-history",
+        {"csv": f"device_id,interval_start,kwh\na1,{start.isoformat()},0.7\n"
+                f"a1,{(start + timedelta(minutes=5)).isoformat()},0.6\n"},
+        status=200,
+    )  # fmt: skip
+    auto = AutoSettlement(
+        services.settlement, services.db, services.clock, services.meter_history.grid
+    )
+    view = await auto.when_due(event.id)  # as the automatic settlement makes it now
+    assert view is not None
+    assert view.version == 1
+    assert view.totals is not None
+    assert view.totals.actual_kwh == pytest.approx(1.3, abs=1e-9)
