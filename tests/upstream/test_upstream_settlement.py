@@ -32,6 +32,16 @@ from tests.vtn.conftest import VenFactory
 BASELINE = 10.0 * 5 / 60
 
 
+async def _import_meter(api: Api, start: datetime) -> None:
+    """The meter's two 5-minute intervals of the event: 0.7 and 0.6 kWh."""
+    await api.post(
+        "/api/meter-history",
+        {"csv": f"device_id,interval_start,kwh\na1,{start.isoformat()},0.7\n"
+                f"a1,{(start + timedelta(minutes=5)).isoformat()},0.6\n"},
+        status=200,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def device(redis: Redis, settings: Settings) -> Device:
     return Device(redis, settings)
@@ -65,12 +75,7 @@ async def test_the_settlement_goes_up_in_the_final_report_once_its_last_interval
     async def meter_then_close() -> None:
         await asyncio.sleep(1.5)  # the utility polls every second: the final would be up
         assert not await _final_sent(utility, specifier), "sent before it was settled"
-        await api.post(
-            "/api/meter-history",
-            {"csv": f"device_id,interval_start,kwh\na1,{start.isoformat()},0.7\n"
-                    f"a1,{(start + timedelta(minutes=5)).isoformat()},0.6\n"},
-            status=200,
-        )  # fmt: skip
+        await _import_meter(api, start)
         clock.advance(seconds=SETTLE_GRACE.total_seconds())
 
     start, _ = await _run_event(
@@ -124,12 +129,7 @@ async def test_a_final_report_due_before_any_meter_data_makes_no_empty_settlemen
     assert not [i for i in final.intervals if i.r_id in (R_ACTUAL_KWH, R_SETTLED_KWH)]
     (event,) = await services.events.find(None, 10)
     await api.get(f"/api/events/{event.id}/settlement", status=404)  # no empty version 1
-    await api.post(
-        "/api/meter-history",
-        {"csv": f"device_id,interval_start,kwh\na1,{start.isoformat()},0.7\n"
-                f"a1,{(start + timedelta(minutes=5)).isoformat()},0.6\n"},
-        status=200,
-    )  # fmt: skip
+    await _import_meter(api, start)
     auto = AutoSettlement(
         services.settlement, services.db, services.clock, services.meter_history.grid
     )
