@@ -86,7 +86,9 @@ Sighting = tuple[int, datetime]
 # reports.
 PIGGY_BACKED = VenRequest.CANCEL_REPORT_PIGGY_BACKED.value
 ON_REGISTRATION = VenRequest.REPORT_REQUEST_ON_REGISTRATION.value
-_ON_POLL = VenMessageRow.message_type.notin_([PIGGY_BACKED, ON_REGISTRATION])
+# Messages told on the VTN's turn (a poll's answer, or a push), not in the answer to one of
+# the VEN's own reports or registrations of reports.
+ON_VTNS_TURN = VenMessageRow.message_type.notin_([PIGGY_BACKED, ON_REGISTRATION])
 
 
 def waiting(ven_id: str, message_type: str) -> Select[VenMessageRow]:
@@ -275,7 +277,7 @@ class VtnStore:
                 select(func.count())
                 .select_from(VenMessageRow)
                 .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None),
-                       _ON_POLL)
+                       ON_VTNS_TURN)
             )  # fmt: skip
             due = await session.scalar(
                 select(func.min(VtnMetadataRequestRow.due_at)).where(
@@ -293,7 +295,7 @@ class VtnStore:
                 (
                     await session.execute(
                         select(VenMessageRow.ven_id, func.count())
-                        .where(VenMessageRow.delivered_at.is_(None), _ON_POLL)
+                        .where(VenMessageRow.delivered_at.is_(None), ON_VTNS_TURN)
                         .group_by(VenMessageRow.ven_id)
                     )
                 ).all()
@@ -327,7 +329,7 @@ class VtnStore:
             row = await session.scalar(
                 select(VenMessageRow)
                 .where(VenMessageRow.ven_id == ven_id, VenMessageRow.delivered_at.is_(None),
-                       _ON_POLL)
+                       ON_VTNS_TURN)
                 .order_by(VenMessageRow.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)

@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, insert, or_, select, update
 from gateway.db.engine import Database
 from gateway.db.models import VenMessageRow, VenRow
 from gateway.db.ven_models import VenPushMessageRow, VenPushTargetRow
-from gateway.oadr20b.store import ON_REGISTRATION
+from gateway.oadr20b.store import ON_VTNS_TURN
 from gateway.oadr20b_push.addresses import AddressStyle
 
 DISTRIBUTE = "oadrDistributeEvent"
@@ -106,8 +106,9 @@ class PushStore:
                         .where(
                             VenMessageRow.ven_id.in_(queued),
                             VenMessageRow.delivered_at.is_(None),
-                            # Told in the answer to the VEN's next oadrRegisterReport.
-                            VenMessageRow.message_type != ON_REGISTRATION,
+                            # Not those told in the answer to the VEN's next report or
+                            # oadrRegisterReport (a piggy-backed cancel was pushed on its own).
+                            ON_VTNS_TURN,
                         )
                         .order_by(VenMessageRow.id)
                     )

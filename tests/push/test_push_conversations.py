@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.oadr20b.messages import OfferedPoint, OfferedReport, PowerReal, Reading
+from tests.oadr20b.namespaces import findall, text
 from tests.push.conftest import PushSite
 from tests.push.ven import PushVen
 
@@ -120,3 +121,30 @@ async def test_a_push_ven_must_give_an_http_address(push_site: PushSite) -> None
         assert answer.code == 454, answer.description
     view = await push_site.api.get(f"/api/vens/{name}")
     assert (view["registered"], view["push"]) == (False, None)
+
+
+async def test_a_piggy_backed_cancel_waits_for_the_ven_s_next_report_not_a_push(
+    push_site: PushSite,
+) -> None:
+    """A cancel the operator asks to piggy-back is told in the oadrUpdatedReport answering the
+    VEN's next report, as in pull mode; a push of something else queued with it does not take
+    it along (the push outbox used to move it there, and the VEN's pushes stopped at it)."""
+    ven, devices = await push_site.push_ven()
+    offered = OfferedReport("usage", [OfferedPoint("power", f"{devices[0]}-r", MINUTE, MINUTE,
+                                                   PowerReal())])  # fmt: skip
+    assert (await ven.raw.register_reports([offered])).code == 200
+    [request] = (await ven.wait_for("oadrCreateReport")).answer.report_requests
+    path = f"/api/vens/{ven.raw.id}"
+    body = {"report_to_follow": False, "piggy_back": True}
+    await push_site.api.post(
+        f"{path}/report-requests/{request.report_request_id}/cancel", body, status=200
+    )
+    await push_site.api.post(f"{path}/request-reregistration", {}, status=200)
+    await ven.wait_for("oadrRequestReregistration")
+    assert [p.answer.message_type for p in ven.received if p.answer.message_type
+            == "oadrCancelReport"] == []  # fmt: skip
+    readings = [Reading(r, 1.5, datetime.now(UTC)) for r in request.r_ids]
+    updated = await ven.raw.update_report(request, readings)
+    assert updated.code == 200
+    cancels = findall(updated.message, "oadr:oadrCancelReport")
+    assert [text(c, "ei:reportRequestID") for c in cancels] == [request.report_request_id]
