@@ -141,3 +141,38 @@ async def test_E1_1027_a_pushed_distribute_carries_the_events_baseline(
     values = [float(v.text or "") for v in baseline.iter(f"{{{EI}}}value")]
     assert values == [3.05, 3.08]
     assert ven.problems == []
+
+
+async def test_A_E2_0490_active_event_shortened(push_site: PushSite) -> None:
+    """A_E3_0490's push twin: an active event's duration is changed; the push holds it as
+    active, modification 1, the new duration, and SIMPLE's current value the level in force
+    (30 % is SIMPLE 2). The real clock: the event starts four seconds after it is made (time
+    to be pushed and opted in, on a loaded machine too)."""
+    ven, devices = await push_site.push_ven()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    terms = {"load_kwh": 1.0, "load_percentage": 30.0}
+    made = await push_site.api.invite(
+        devices, event_time=start.isoformat(), duration_minutes=5, **terms
+    )
+    event_id = str(made["id"])
+    first = (await ven.wait_for("oadrDistributeEvent")).answer
+    assert first.event(event_id).start == start
+    # Opted in before it starts (a pending invitation nobody took expires at its start).
+    assert (await ven.raw.answer_events(first, opt="optIn")).code == 200
+    await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 0.3)
+    body = {"event_time": start.isoformat(), "duration_minutes": 2, "devices": devices, **terms}
+    await push_site.api.put(f"/api/invitations/{event_id}", body, status=200)
+    for _ in range(400):
+        modified = [p for p in ven.received if p.answer.message_type == "oadrDistributeEvent"
+                    and p.answer.event(event_id).modification_number == 1]  # fmt: skip
+        if modified:
+            break
+        await asyncio.sleep(0.025)
+    assert modified, [p.answer.message_type for p in ven.received]
+    event = modified[0].answer.event(event_id)
+    assert (event.status, event.start, event.duration) == ("active", start, timedelta(minutes=2))
+    simple = event.signal("SIMPLE")
+    assert [i.duration for i in simple.intervals] == [timedelta(minutes=2)]
+    assert simple.current_value == 2.0
+    assert (await ven.raw.answer_events(modified[0].answer, opt="optOut")).code == 200
+    assert ven.problems == []
