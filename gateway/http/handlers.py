@@ -159,7 +159,7 @@ async def cancel_invitation(request: web.Request) -> web.Response:
     return json_view(await _services(request).invitations.cancel(invitation_id, body.reason))
 
 
-def _message_log(services: Services) -> MessageLog:
+def message_log(services: Services) -> MessageLog:
     return MessageLog(services.redis, services.settings.redis_prefix, services.clock)
 
 
@@ -168,7 +168,7 @@ async def create_ven(request: web.Request) -> web.Response:
     services = _services(request)
     view = await services.vens.provision(body.name, body.fingerprint, body.ven_id)
     # A log left by an earlier VEN of this venID (deleted while Redis was down) is not its.
-    await _message_log(services).forget(view.ven_id)
+    await message_log(services).forget(view.ven_id)
     return json_view(view, status=201)
 
 
@@ -193,7 +193,7 @@ async def delete_ven(request: web.Request) -> web.Response:
     services = _services(request)
     removed = await services.vens.remove(request.match_info["ven_id"])
     if removed.status is Removal.REMOVED:  # else once it acknowledged the cancel
-        await _message_log(services).forget(removed.ven_id)
+        await message_log(services).forget(removed.ven_id)
     body = VenRemoved(
         ven_id=removed.ven_id,
         status=removed.status.value,

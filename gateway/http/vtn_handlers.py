@@ -7,9 +7,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.http.handlers import SERVICES
+from gateway.http.handlers import SERVICES, message_log
 from gateway.http.io import json_items, json_view
-from gateway.oadr20b.message_log import MessageLog, MessageView
+from gateway.oadr20b.message_log import MessageView
 from gateway.oadr20b.status_store import ResourceStatusView, StatusStore
 from gateway.oadr20b.vtn_metadata import MetadataStore
 from gateway.services.context import ServiceContext
@@ -55,8 +55,7 @@ async def ven_messages(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     ven_id = request.match_info["ven_id"]
     await services.vens.get(ven_id)  # 404 for no such VEN
-    log = MessageLog(services.redis, services.settings.redis_prefix, services.clock)
-    return json_items(await log.last(ven_id))
+    return json_items(await message_log(services).last(ven_id))
 
 
 __all__ = [

@@ -81,9 +81,19 @@ class EventHandlers:
         current: dict[str, list[object]],
         request_id: str | None,
     ) -> Reply:
+        reply, told = self._made(ven, shown, current, request_id)
+        await self.note_told(told)
+        return reply
+
+    def _made(
+        self,
+        ven: VenState,
+        shown: list[OadrEvent],
+        current: dict[str, list[object]],
+        request_id: str | None,
+    ) -> tuple[Reply, Told]:
         made = distribute_to(ven, shown, current, request_id, self._clock.now(), self._config)
-        await self.note_told(Told(ven.record.ven_id, made.delivered, made.note))
-        return made.reply
+        return made.reply, Told(ven.record.ven_id, made.delivered, made.note)
 
     def distribute(self, ven: VenState) -> tuple[Reply, Told]:
         """A push's oadrDistributeEvent (it answers no request) with the VEN's full current
@@ -92,9 +102,7 @@ class EventHandlers:
         be told again)."""
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
-        current = snapshot(shown, now, self._config.near_window)
-        made = distribute_to(ven, shown, current, None, now, self._config)
-        return made.reply, Told(ven.record.ven_id, made.delivered, made.note)
+        return self._made(ven, shown, snapshot(shown, now, self._config.near_window), None)
 
     async def note_told(self, told: Told) -> None:
         """The VEN has the distribute: kept, and told to this process's others."""

@@ -28,9 +28,10 @@ from gateway.db.models import EventRow, SettlementRow
 from gateway.domain.errors import Conflict, GatewayError, NotFound
 from gateway.domain.lifecycle import EventStatus
 from gateway.domain.meter import interval_floor
+from gateway.error_chain import is_unavailable
 from gateway.services.meter_history import MeterGrid
 from gateway.services.settlement import SettlementService, settled_end
-from gateway.services.settlement_retry import Failure, is_transient
+from gateway.services.settlement_retry import Failure
 from gateway.services.settlement_views import SettlementView
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class AutoSettlement:
         try:
             events = await self._unsettled(now)
         except Exception as err:
-            if not is_transient(err):
+            if not is_unavailable(err):
                 raise
             if not self._down:  # once per outage, not each round
                 logger.warning("settlement: the database is unavailable (%s); retrying", err)
@@ -114,7 +115,7 @@ class AutoSettlement:
         return created
 
     def _failed(self, event_id: str, err: Exception, now: datetime) -> Failure:
-        transient = is_transient(err)
+        transient = is_unavailable(err)
         if isinstance(err, GatewayError):
             reason = err.message
         elif transient:

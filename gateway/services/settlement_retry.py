@@ -19,16 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.error_chain import is_unavailable
-
 FIRST_RETRY = timedelta(minutes=1)  # after a first refusal
 MAX_RETRY = timedelta(hours=1)  # the back-off of refusals doubles up to this
 TRANSIENT_RETRY = timedelta(minutes=1)  # after a database or Redis outage, every time
-
-
-def is_transient(err: BaseException) -> bool:
-    """Whether ``err`` says the database or Redis is down or unreachable for now."""
-    return is_unavailable(err)
 
 
 def refusal_delay(refusals: int) -> timedelta:

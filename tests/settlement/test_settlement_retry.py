@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.exc import OperationalError
 
+from gateway.error_chain import is_unavailable
 from gateway.services.container import Services
 from gateway.services.settlement_auto import DATA_WAIT, SETTLE_GRACE
 from gateway.services.settlement_retry import (
@@ -23,7 +24,6 @@ from gateway.services.settlement_retry import (
     MAX_RETRY,
     TRANSIENT_RETRY,
     SettlementRetries,
-    is_transient,
     refusal_delay,
 )
 from gateway.settings import Settings
@@ -93,15 +93,15 @@ def test_a_transient_failure_is_retried_soon_and_does_not_grow_the_back_off() ->
     assert retries.may_try("e", now)
 
 
-def test_only_an_outage_of_the_database_or_redis_is_transient() -> None:
+def test_only_an_outage_of_the_database_or_redis_is_unavailable() -> None:
     refused = ConnectionRefusedError(111, "Connection refused")
-    assert is_transient(OperationalError("SELECT 1", {}, refused))
-    assert is_transient(refused)
+    assert is_unavailable(OperationalError("SELECT 1", {}, refused))
+    assert is_unavailable(refused)
     wrapped = RuntimeError("wrapped")
     wrapped.__cause__ = refused  # raise ... from refused
-    assert is_transient(wrapped)
-    assert not is_transient(KeyError("s1"))
-    assert not is_transient(FileNotFoundError("meter.csv"))
+    assert is_unavailable(wrapped)
+    assert not is_unavailable(KeyError("s1"))
+    assert not is_unavailable(FileNotFoundError("meter.csv"))
 
 
 async def test_a_settlement_waiting_for_meter_data_is_made_once_it_arrives_without_a_restart(
