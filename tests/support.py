@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +43,26 @@ class MutableClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds=max(seconds, 0.0))
         await asyncio.sleep(0)
+
+
+class JumpingClock:
+    """The real clock, which the test can move ahead (``advance``): for gateways whose workers
+    run on real time (they sleep as the system does) where a case needs minutes to pass."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
 
 
 def in_minutes(minutes: float, clock: Any = None) -> str:

@@ -5,8 +5,8 @@ cancelled with oadrCancelReport, and the VEN's oadrRegisteredReport acknowledgin
 
 The VTN reports nothing of its own (it takes telemetry, it measures none), so its METADATA
 report is the empty one the profile asks for: no report descriptions. Every copy is a message
-queued for the VEN's poll like the operator's requests: a VEN that never answers one still
-gets its events on the polls after it."""
+queued for the VEN's poll like the operator's requests (a VEN that never answers one still
+gets its events on the polls after it), or pushed to a push-mode VEN from its outbox."""
 
 from __future__ import annotations
 
@@ -120,13 +120,11 @@ class MetadataStore:
         now: datetime,
         announce: Callable[[AsyncSession, list[str]], None] | None = None,
     ) -> list[str]:
-        """Owe ``ven_ids`` (None: every registered VEN polling for its messages) the METADATA
+        """Owe ``ven_ids`` (None: every registered VEN, polling or pushed to) the METADATA
         report once, from now; the VENs it is owed to. ``announce`` stages, in the same
         transaction, the news of it to the VTN processes."""
         async with self._db.write() as session:
-            query = select(VenRow.ven_id).where(
-                VenRow.registration_id.is_not(None), VenRow.http_pull_model.is_not(False)
-            )
+            query = select(VenRow.ven_id).where(VenRow.registration_id.is_not(None))
             if ven_ids is not None:
                 query = query.where(VenRow.ven_id.in_(ven_ids))
             targets = list(await session.scalars(query.order_by(VenRow.ven_id)))
@@ -177,21 +175,27 @@ class MetadataStore:
         """The reportRequestID of the VEN's METADATA report due first, its request moved on
         to its next time (or done); None when none is due."""
         async with self._db.write() as session:
-            row = await session.scalar(
-                select(VtnMetadataRequestRow)
-                .where(
-                    VtnMetadataRequestRow.ven_id == ven_id,
-                    VtnMetadataRequestRow.status == MetadataRequestStatus.ACTIVE.value,
-                    VtnMetadataRequestRow.due_at <= now,
-                )
-                .order_by(VtnMetadataRequestRow.due_at, VtnMetadataRequestRow.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if row is None:
-                return None
-            _advance(row, now)
-            return row.report_request_id
+            return await take_due(session, ven_id, now)
+
+
+async def take_due(session: AsyncSession, ven_id: str, now: datetime) -> str | None:
+    """``MetadataStore.take_due`` in the caller's transaction (the push outbox queues the
+    report in the same one, so that a report taken is a report sent)."""
+    row = await session.scalar(
+        select(VtnMetadataRequestRow)
+        .where(
+            VtnMetadataRequestRow.ven_id == ven_id,
+            VtnMetadataRequestRow.status == MetadataRequestStatus.ACTIVE.value,
+            VtnMetadataRequestRow.due_at <= now,
+        )
+        .order_by(VtnMetadataRequestRow.due_at, VtnMetadataRequestRow.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        return None
+    _advance(row, now)
+    return row.report_request_id
 
 
 async def _keep(session: Any, ven_id: str, request: MetadataRequest, now: datetime) -> None:
@@ -250,7 +254,7 @@ class MetadataHandlers:
         await self._store.send_unasked([ven_id], self._clock.now())
 
     async def publish(self) -> list[str]:
-        """The operator republishes the METADATA report to every registered polling VEN."""
+        """The operator republishes the METADATA report to every registered VEN."""
         ven_ids = await self._store.send_unasked(None, self._clock.now())
         for ven_id in ven_ids:
             await self._state.changed(ven_id)

@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
 
 # A VEN's answers in the HTTP response to a push that the VTN handles as if POSTed (the
 # 2.0b push exchanges: oadrCreateReport -> oadrCreatedReport, oadrCancelReport ->
-# oadrCanceledReport, oadrCancelPartyRegistration -> oadrCanceledPartyRegistration).
+# oadrCanceledReport, oadrCancelPartyRegistration -> oadrCanceledPartyRegistration, the
+# VTN's METADATA oadrRegisterReport -> oadrRegisteredReport, which may carry requests of it).
 HANDLED_ANSWERS = frozenset({
     "oadrCreatedReport", "oadrCanceledReport", "oadrCanceledPartyRegistration",
-    "oadrCreatedEvent",
+    "oadrCreatedEvent", "oadrRegisteredReport",
 })  # fmt: skip
 
 

@@ -15,6 +15,8 @@ from gateway.db.engine import Database
 from gateway.db.models import VenMessageRow, VenRow
 from gateway.db.ven_models import VenPushMessageRow, VenPushTargetRow
 from gateway.oadr20b.store import ON_VTNS_TURN
+from gateway.oadr20b.vtn_metadata import MAX_LIVE_REQUESTS, REGISTER_REPORT, register_report
+from gateway.oadr20b.vtn_metadata import take_due as take_metadata_due
 from gateway.oadr20b_push.addresses import AddressStyle
 
 DISTRIBUTE = "oadrDistributeEvent"
@@ -72,15 +74,18 @@ class PushStore:
         queued_for: Iterable[str],
         now: datetime,
         still_owed: Callable[[str, dict[str, Any]], bool] = lambda _ven, _told: True,
+        metadata_for: Iterable[str] = (),
     ) -> int:
         """Queue a distribute for each of ``distribute_to`` that has none waiting and is
-        ``still_owed`` one given what it was told (read here, under the lock), and move the
+        ``still_owed`` one given what it was told (read here, under the lock), move the
         messages waiting for a poll of ``queued_for`` into their outboxes (in order, after
-        what is there). One transaction; the target rows are locked so that two processes
-        filling at once queue one distribute, not two, and a distribute another process
-        sent meanwhile is not queued again. Returns how many rows were queued."""
+        what is there), and queue the VTN's METADATA reports due to ``metadata_for`` after
+        them (as a poll gets them last). One transaction; the target rows are locked so that
+        two processes filling at once queue one distribute, not two, and a distribute another
+        process sent meanwhile is not queued again. Returns how many rows were queued."""
         distribute, queued = sorted(set(distribute_to)), sorted(set(queued_for))
-        if not distribute and not queued:
+        metadata = sorted(set(metadata_for))
+        if not distribute and not queued and not metadata:
             return 0
         rows: list[dict[str, Any]] = []
         async with self._db.write() as session:
@@ -90,7 +95,7 @@ class PushStore:
                 await session.scalars(
                     select(VenPushTargetRow.ven_id)
                     .where(
-                        VenPushTargetRow.ven_id.in_(sorted(set(distribute) | set(queued))),
+                        VenPushTargetRow.ven_id.in_(sorted({*distribute, *queued, *metadata})),
                         VenPushTargetRow.transport_address.is_not(None),
                     )
                     .order_by(VenPushTargetRow.ven_id)
@@ -99,6 +104,7 @@ class PushStore:
             )
             distribute = [v for v in distribute if v in pushing]
             queued = [v for v in queued if v in pushing]
+            metadata = [v for v in metadata if v in pushing]
             if queued:
                 moved = (
                     await session.scalars(
@@ -142,6 +148,14 @@ class PushStore:
                     for ven_id in distribute
                     if ven_id not in waiting and still_owed(ven_id, dict(told.get(ven_id) or {}))
                 ]
+            for ven_id in metadata:
+                # Every request due now, each once (a periodic one moves past now).
+                for _ in range(MAX_LIVE_REQUESTS + 1):
+                    request_id = await take_metadata_due(session, ven_id, now)
+                    if request_id is None:
+                        break
+                    payload = register_report(ven_id, request_id, now)
+                    rows.append(_row(ven_id, REGISTER_REPORT, payload, now))
             if rows:
                 # One statement for them all (a thousand VENs of one invitation): the ORM's
                 # unit of work was most of the fill's time.

@@ -169,6 +169,7 @@ class Pusher:
         near = self._vtn.near_window
         distribute: dict[str, list[OadrEvent]] = {}
         queued: list[str] = []
+        metadata: list[str] = []
         for ven_id in vens:
             ven = await self._state.get(ven_id)
             if ven is None or not ven.record.push or not ven.record.registered:
@@ -178,15 +179,17 @@ class Pusher:
                 distribute[ven_id] = ven.events
             if ven.pending_messages:
                 queued.append(ven_id)
+            if ven.metadata_due is not None and ven.metadata_due <= now:
+                metadata.append(ven_id)
 
         def still_owed(ven_id: str, told: dict[str, Any]) -> bool:
             # What the VEN was told as stored now: another process may have told it since.
             shown = visible(distribute[ven_id], told, now, near)
             return needs_distribute(snapshot(shown, now, near), told)
 
-        added = await self._store.fill(distribute, queued, now, still_owed)
-        for ven_id in queued:
-            await self._state.changed(ven_id)  # its poll queue is empty now
+        added = await self._store.fill(distribute, queued, now, still_owed, metadata)
+        for ven_id in sorted({*queued, *metadata}):
+            await self._state.changed(ven_id)  # its poll queue is empty, its METADATA sent
         if added:
             self._send_due.set()
         return added

@@ -19,7 +19,7 @@ from gateway.app import build_app
 from gateway.settings import Settings
 from tests.oadr20b.ven import RawVens, raw_vens
 from tests.push.ven import PushVen
-from tests.support import ADMIN_TOKEN, Api
+from tests.support import ADMIN_TOKEN, Api, JumpingClock
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 VTN_PATH = "/OpenADR2/Simple/2.0b"
@@ -37,10 +37,14 @@ class PushSite:
     client: TestClient[Any, Any]
     settings: Settings
     pushing: list[PushVen]
+    clock: JumpingClock
 
-    async def push_ven(self, devices: int = 1, **options: Any) -> tuple[PushVen, list[str]]:
+    async def push_ven(
+        self, devices: int = 1, *, register: bool = True, metadata: bool = True, **options: Any
+    ) -> tuple[PushVen, list[str]]:
         """A provisioned VEN with ``devices`` devices, its server started, registered in push
-        mode; and its device ids."""
+        mode (unless not ``register``) having taken the VTN's METADATA (unless not
+        ``metadata``: its server is not where the VTN pushes); and its device ids."""
         name = f"push-{uuid.uuid4().hex[:8]}"
         await self.api.post("/api/vens", {"name": name, "ven_id": name}, status=201)
         device_ids = [f"{name}-d{n}" for n in range(devices)]
@@ -49,8 +53,9 @@ class PushSite:
         ven = PushVen(self.vens(name, ven_id=name), **options)
         await ven.start()
         self.pushing.append(ven)
-        answer = await ven.register()
-        assert answer.code == 200, answer.description
+        if register:
+            answer = await ven.register(metadata=metadata)
+            assert answer.code == 200, answer.description
         return ven, device_ids
 
 
@@ -69,8 +74,10 @@ def push_settings(root: Path, prefix: str, database_url: str, **extra: Any) -> S
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
-    app = build_app(settings, admin_token=ADMIN_TOKEN, run_workers=True)
+async def running_gateway(
+    settings: Settings, clock: JumpingClock | None = None
+) -> AsyncIterator[TestClient[Any, Any]]:
+    app = build_app(settings, admin_token=ADMIN_TOKEN, clock=clock, run_workers=True)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -102,12 +109,13 @@ async def push_site(tmp_path: Path, push_overrides: dict[str, Any]) -> AsyncIter
     database = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     settings = push_settings(tmp_path, prefix, database, **push_overrides)
     pushing: list[PushVen] = []
+    clock = JumpingClock()
     try:
         async with (
-            running_gateway(settings) as client,
-            raw_vens(str(client.make_url(VTN_PATH))) as vens,
+            running_gateway(settings, clock) as client,
+            raw_vens(str(client.make_url(VTN_PATH)), clock.now) as vens,
         ):
-            yield PushSite(Api(client), vens, client, settings, pushing)
+            yield PushSite(Api(client), vens, client, settings, pushing, clock)
     finally:
         for ven in pushing:
             await ven.stop()

@@ -71,7 +71,7 @@ async def test_N0_5050_a_request_to_register_again_is_pushed(push_site: PushSite
 
 
 async def test_the_bare_address_convention_is_chosen_per_ven(push_site: PushSite) -> None:
-    ven, devices = await push_site.push_ven(prefix="/my/ven")
+    ven, devices = await push_site.push_ven(prefix="/my/ven", metadata=False)
     path = f"/api/vens/{ven.raw.id}"
     view = await push_site.api.patch(path, {"push_address_style": "bare"}, status=200)
     assert view["push"]["address_style"] == "bare"

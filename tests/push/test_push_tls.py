@@ -71,7 +71,8 @@ async def _tls_ven(
     raw = RawVen(session, vtn_url, name, utc_now, ven_id=name, signer=signer)
     ven = PushVen(raw, ssl_context=_server_context(pki, serves_with))
     await ven.start()
-    assert (await ven.register()).code == 200
+    # An impostor's server is never pushed to: not even the METADATA after registering.
+    assert (await ven.register(metadata=own is serves_with)).code == 200
     return ven, device
 
 

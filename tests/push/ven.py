@@ -26,6 +26,7 @@ PUSHED_AT = {
     "oadrDistributeEvent": "EiEvent",
     "oadrCreateReport": "EiReport",
     "oadrCancelReport": "EiReport",
+    "oadrRegisterReport": "EiReport",  # the VTN's METADATA
     "oadrCancelPartyRegistration": "EiRegisterParty",
     "oadrRequestReregistration": "EiRegisterParty",
 }
@@ -53,6 +54,9 @@ class PushVen:
     delay: float = 0.0  # seconds it takes to answer a push
     in_flight: int = 0
     most_in_flight: int = 0  # pushes it was handling at once, at most
+    metadata: Pushed | None = None  # the METADATA pushed after its last registration
+    # A reportRequestID under which its next oadrRegisteredReport asks for the METADATA again.
+    ask_metadata_in_answer: str | None = None
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -118,6 +122,25 @@ class PushVen:
         if kind == "oadrCreateReport":
             pending = [r.report_request_id for r in pushed.report_requests]
             return messages.created_report(self.raw.id, request_id, pending)
+        if kind == "oadrCancelReport":
+            # Still pending afterwards: the cancelled requests, when a report is to follow.
+            follow = pushed.field("pyld:reportToFollow") == "true"
+            cancelled = [e.text or "" for e in pushed.message.iter(qname("ei:reportRequestID"))]
+            return messages.canceled_report(self.raw.id, request_id, cancelled if follow else [])
+        if kind == "oadrRegisterReport":
+            asked = []
+            if self.ask_metadata_in_answer is not None:  # R0_8120: a request piggy-backed
+                create = messages.create_report(
+                    "", self.raw.id, report_request_id=self.ask_metadata_in_answer
+                )
+                asked.append(create.find(qname("oadr:oadrReportRequest")))
+                self.ask_metadata_in_answer = None
+            return messages.message(
+                "oadrRegisteredReport",
+                messages.ei_response(200, "OK", request_id),
+                *asked,
+                el("ei:venID", self.raw.id),
+            )
         if kind == "oadrCancelPartyRegistration":
             registration = pushed.field("ei:registrationID")
             return messages.canceled_party_registration(
@@ -139,8 +162,11 @@ class PushVen:
         return found()[count - 1]
 
     # --- its own messages -----------------------------------------------------------------
-    async def register(self, address: str | None = None) -> Answer:
-        """oadrCreatePartyRegistration in push mode, with its address (default: its own)."""
+    async def register(self, address: str | None = None, *, metadata: bool = True) -> Answer:
+        """oadrCreatePartyRegistration in push mode, with its address (default: its own).
+        Registered, it takes the VTN's METADATA oadrRegisterReport, pushed after every
+        registration (N0_5020), unless not ``metadata``: kept in ``metadata``, not in
+        ``received``, which the tests read for what the operator's changes pushed."""
         body = messages.create_party_registration(
             self.raw.request_id(), ven_name=self.raw.ven_name, ven_id=self.raw.ven_id,
             registration_id=self.raw.registration_id, http_pull_model=False,
@@ -149,10 +175,14 @@ class PushVen:
         transport = body.find(qname("oadr:oadrTransportName"))
         assert transport is not None
         transport.addnext(el("oadr:oadrTransportAddress", address or self.address))
+        before = len(self.received)
         answer = await self.raw.send(body)
         if answer.code == 200:
             self.raw.ven_id = answer.field("ei:venID")
             self.raw.registration_id = answer.field("ei:registrationID")
+            if metadata:
+                self.metadata = await self.wait_for("oadrRegisterReport", since=before)
+                self.received.remove(self.metadata)
         return answer
 
 
