@@ -11,6 +11,9 @@ baseline). Pure: no I/O, no protocol.
 - An event made from an invitation has no terms of its own (``EventTerms()``): its VENs get
   what the invitation asks (the 2.0b adapter's SIMPLE + LOAD_DISPATCH pair).
 
+- A price in a currency unit may name its currency (ISO 4217: 2.0b's itemUnits, OpenADR 3's
+  payload descriptor ``currency``).
+
 ``check_terms`` names every bad field; ``terms_from_json``/``terms_to_json`` store them.
 """
 
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+import pycountry
 
 from gateway.domain.errors import FieldError
 from gateway.domain.programs import MAX_PRIORITY, SIMPLE_LEVEL_VALUES
@@ -125,7 +130,7 @@ ALLOWED_TYPES: Mapping[SignalKind, frozenset[SignalType]] = {
         }
     ),
 }
-_CURRENCIES = frozenset(
+CURRENCY_UNITS = frozenset(
     {
         SignalUnit.CURRENCY,
         SignalUnit.CURRENCY_PER_KWH,
@@ -150,6 +155,7 @@ class EventSignal:
     intervals: tuple[Interval, ...]
     unit: SignalUnit | None = None
     scale: ScaleCode | None = None  # of the unit; None: the unit itself
+    currency: str | None = None  # ISO 4217, of a currency unit; None: not said
 
     def value_at(self, offset: timedelta) -> float | None:
         """The value in force ``offset`` after the event's start; None outside it."""
@@ -240,9 +246,20 @@ def _check_signal(field: str, signal: EventSignal, duration: timedelta) -> list[
                 errors.append(
                     FieldError(f"{field}.intervals.{n}.value", "a SIMPLE level is 0, 1, 2 or 3")
                 )
-    elif signal.type is SignalType.PRICE and signal.unit not in (None, *_CURRENCIES):
+    elif signal.type is SignalType.PRICE and signal.unit not in (None, *CURRENCY_UNITS):
         errors.append(FieldError(f"{field}.units", "a price is in a currency unit"))
+    if signal.currency is not None:
+        if signal.unit not in CURRENCY_UNITS:
+            units = ", ".join(sorted(CURRENCY_UNITS))
+            errors.append(FieldError(f"{field}.currency", f"goes with the units {units}"))
+        if not is_currency_code(signal.currency):
+            errors.append(FieldError(f"{field}.currency", "an ISO 4217 code, such as USD"))
     return errors
+
+
+def is_currency_code(code: str) -> bool:
+    """An ISO 4217 alphabetic code in use (upper case, as both protocols write it)."""
+    return len(code) == 3 and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None
 
 
 def _check_intervals(field: str, intervals: Sequence[Interval]) -> list[FieldError]:
@@ -276,6 +293,7 @@ def terms_to_json(terms: EventTerms) -> dict[str, Any] | None:
                 "type": s.type.value,
                 "unit": s.unit.value if s.unit else None,
                 "scale": s.scale.value if s.scale else None,
+                "currency": s.currency,
                 "intervals": _intervals_to_json(s.intervals),
             }
             for s in terms.signals
@@ -308,6 +326,7 @@ def terms_from_json(raw: Mapping[str, Any] | None) -> EventTerms:
                 type=SignalType(s["type"]),
                 unit=SignalUnit(s["unit"]) if s.get("unit") else None,
                 scale=ScaleCode(s["scale"]) if s.get("scale") else None,
+                currency=s.get("currency"),
                 intervals=_intervals_from_json(s["intervals"]),
             )
             for s in raw.get("signals") or []

@@ -49,12 +49,16 @@ class SignalBody(Body):
     type: SignalType = Field(description="the 2.0b signalType; each name allows some")
     units: SignalUnit | None = Field(default=None, description="what its values measure")
     scale: ScaleCode | None = Field(default=None, description="SI prefix of the units")
+    currency: str | None = Field(
+        default=None, max_length=3,
+        description="ISO 4217 code (USD, EUR, ...) of a currency unit's prices",
+    )  # fmt: skip
     intervals: Intervals = Field(description="from the event's start, covering all of it")
 
     def signal(self) -> EventSignal:
         return EventSignal(
             kind=self.name, type=self.type, unit=self.units, scale=self.scale,
-            intervals=tuple(i.interval() for i in self.intervals),
+            currency=self.currency, intervals=tuple(i.interval() for i in self.intervals),
         )  # fmt: skip
 
 

@@ -38,6 +38,9 @@ _HEAD = (
 _TAIL = "</oadr:oadrDistributeEvent></oadr:oadrSignedObject>"
 _REQUEST_ID = f'<requestID xmlns="{_PYLD}">'
 _RESPONSE_REQUIRED = ("never", "always")
+# Each itemBase's schema prefix: openleadr's table, whose currencyPerKW is misspelt
+# (currencyPerWK).
+_NAMESPACES = {**enums._MEASUREMENT_NAMESPACES, "currencyPerKW": "oadr"}
 _PERIODS = (
     ("notification_period", "x-eiNotification"),
     ("ramp_up_period", "x-eiRampUp"),
@@ -196,7 +199,7 @@ def _signal(out: list[str], signal: Any) -> None:
 def _measurement(out: list[str], measurement: Any) -> None:
     """The signal's itemBase, its element and prefix as the 2.0b schema names them."""
     name = _get(measurement, "name")
-    ns = enums._MEASUREMENT_NAMESPACES.get(name)
+    ns = _NAMESPACES.get(name)
     if ns is None:
         raise ValueError(f"the measurement name {name!r} is unknown")
     tag = f"{ns}:{name}"

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import openleadr
+from lxml import etree
 from openleadr import enums, objects
 
 from gateway.domain.signals import EventSignal, EventTerms, SignalUnit
@@ -15,8 +18,7 @@ from gateway.oadr20b import event_parts as parts
 
 
 # The itemBase each unit goes out as: openleadr's measurement of it (name, description and
-# units the 2.0b schema fixes). Currency units need an ISO 4217 code the gateway is not given:
-# they go out without an itemBase (it is optional) rather than with a made-up currency.
+# units the 2.0b schema fixes).
 def _itembase(known: objects.Measurement) -> parts.Measurement:
     power = known.power_attributes
     return parts.Measurement(
@@ -42,9 +44,33 @@ _MEASUREMENTS: dict[SignalUnit, parts.Measurement] = {
         (SignalUnit.THERM, enums.MEASUREMENTS.THERM),
     )
 }
+# The currency units with an itemBase. Not currencyPerThm: the schema's currencyType takes
+# only currency, currencyPerKW and currencyPerKWh as its itemDescription.
+_CURRENCY_UNITS = frozenset(
+    {SignalUnit.CURRENCY, SignalUnit.CURRENCY_PER_KWH, SignalUnit.CURRENCY_PER_KW}
+)
+_CODE_LIST = "oadr_ISO_ISO3AlphaCurrencyCode_20100407.xsd"
+
+
+def _schema_currencies() -> frozenset[str]:
+    """The ISO 4217 codes the 2.0b schema takes as a currency's itemUnits (its 2010 list)."""
+    tree = etree.parse(str(Path(openleadr.__file__).parent / "schema" / _CODE_LIST))
+    found = tree.iterfind(".//{http://www.w3.org/2001/XMLSchema}enumeration")
+    return frozenset(str(e.get("value")) for e in found)
+
+
+SCHEMA_CURRENCIES = _schema_currencies()
 
 
 def measurement(signal: EventSignal) -> parts.Measurement | None:
+    """The signal's itemBase. A currency unit has one when its currency is named and the
+    2.0b schema's code list has it (a code newer than 2010, such as VES, goes without: the
+    itemBase is optional, a made-up currency is not)."""
+    if signal.unit in _CURRENCY_UNITS:
+        if signal.currency is None or signal.currency not in SCHEMA_CURRENCIES:
+            return None
+        name = signal.unit.value  # the schema's element and itemDescription
+        return parts.Measurement(name, name, signal.currency, "none", None, None)
     base = _MEASUREMENTS.get(signal.unit) if signal.unit is not None else None
     if base is None:
         return None

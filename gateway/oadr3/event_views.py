@@ -4,6 +4,7 @@ event as business logic reads it. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from gateway.domain.signals import EventTerms
 from gateway.domain.ven_events import VenEvent
 from gateway.oadr3.models import Oadr3ObjectRow
 from gateway.oadr3.objects import Kind
-from gateway.oadr3.payloads import Step, steps_of, units_of
+from gateway.oadr3.payloads import Step, currencies_of, steps_of, units_of
 from gateway.oadr3.privacy import Reader, visible_targets
 from gateway.oadr3.wire import duration_text, metadata, rfc3339
 from gateway.oadr20b.mapping import simple_level
@@ -44,12 +45,16 @@ def _intervals(steps: list[Step]) -> list[dict[str, Any]]:
     ]
 
 
-def _descriptors(steps: list[Step]) -> list[dict[str, Any]]:
+def _descriptors(steps: list[Step], currencies: Mapping[str, str]) -> list[dict[str, Any]]:
     names = sorted({name for step in steps for name in step.values})
-    return [
-        {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": name, "units": units_of(name)}
-        for name in names
-    ]
+    described = []
+    for name in names:
+        descriptor = {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": name,
+                      "units": units_of(name)}  # fmt: skip
+        if name in currencies:
+            descriptor["currency"] = currencies[name]
+        described.append(descriptor)
+    return described
 
 
 def _core_json(
@@ -61,6 +66,7 @@ def _core_json(
     duration: timedelta,
     priority: int | None,
     steps: list[Step],
+    currencies: Mapping[str, str],
 ) -> dict[str, Any]:
     body = metadata(Kind.EVENT, event_id, created, modified)
     one = len(steps) == 1
@@ -68,7 +74,7 @@ def _core_json(
         {
             "programID": program_id,
             "priority": priority,
-            "payloadDescriptors": _descriptors(steps),
+            "payloadDescriptors": _descriptors(steps, currencies),
             "intervalPeriod": {
                 "start": rfc3339(start),
                 "duration": duration_text(duration if one else steps[0].duration),
@@ -106,7 +112,7 @@ def ven_event_json(event: VenEvent) -> dict[str, Any]:
         priority = event.program.terms.priority
     return _core_json(
         event.event_id, event.program.id, event.created_at, event.created_at, event.start,
-        event.duration, priority, steps,
+        event.duration, priority, steps, currencies_of(event.terms),
     )  # fmt: skip
 
 
@@ -117,5 +123,5 @@ def core_event_json(row: EventRow, terms: EventTerms) -> dict[str, Any]:
     steps = _steps(terms, duration, None, row.target_kw)
     return _core_json(
         row.id, row.program_id, row.created_at, row.updated_at, row.start_time, duration,
-        terms.priority, steps,
+        terms.priority, steps, currencies_of(terms),
     )  # fmt: skip

@@ -103,11 +103,15 @@ async def _devices_of(services: Services, program_id: str, targets: list[str] | 
     return [d for d, v in devices if v is not None and granted.get(v, set()) & set(targets)]
 
 
+def _currencies(body: EventRequest) -> dict[str, str]:
+    return {d.payloadType: d.currency for d in body.payloadDescriptors or [] if d.currency}
+
+
 async def _schedule(
     services: Services, body: EventRequest, start: datetime, steps: list[Step]
 ) -> tuple[str | None, list[str]]:
     """The core event's id (None: it stays a 3.x event), and the payload types left out."""
-    signals, left_out = signals_of(steps)
+    signals, left_out = signals_of(steps, _currencies(body))
     total = sum((s.duration for s in steps), timedelta())
     minutes = total / timedelta(minutes=1)
     if not signals or not minutes.is_integer():
@@ -261,7 +265,7 @@ async def _change_core(services: Services, event_id: str, body: EventRequest) ->
     if body.programID != core.program_id:
         raise bad_request("programID: an event stays in its program")
     start, steps = _timing(body, services.clock.now())
-    signals, _left_out = signals_of(steps)
+    signals, _left_out = signals_of(steps, _currencies(body))
     minutes = sum((s.duration for s in steps), timedelta()) / timedelta(minutes=1)
     held = (core.end_time - core.start_time) / timedelta(minutes=1)
     keeps = (start, minutes) == (core.start_time, held)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from gateway.domain.signals import (
+    CURRENCY_UNITS,
     EventSignal,
     EventTerms,
     Interval,
@@ -66,10 +67,13 @@ class Step:
     values: Mapping[str, object]
 
 
-def signals_of(steps: Sequence[Step]) -> tuple[tuple[EventSignal, ...], list[str]]:
+def signals_of(
+    steps: Sequence[Step], currencies: Mapping[str, str] | None = None
+) -> tuple[tuple[EventSignal, ...], list[str]]:
     """The core signals of sequential 3.x intervals, and the payload types 2.0b is not sent
     (no 2.0b signal; not a number; or missing from some interval, as 2.0b signals cover the
-    whole event)."""
+    whole event). ``currencies``: the payload descriptors' currency of each payload type (a
+    price's; 3.x lets any descriptor name one)."""
     kept: list[EventSignal] = []
     left_out: list[str] = []
     types = sorted({name for step in steps for name in step.values})
@@ -84,8 +88,16 @@ def signals_of(steps: Sequence[Step]) -> tuple[tuple[EventSignal, ...], list[str
             Interval(step.duration, float(v))  # type: ignore[arg-type]
             for step, v in zip(steps, values, strict=True)
         )
-        kept.append(EventSignal(mapped.kind, mapped.type, intervals, mapped.unit, mapped.scale))
+        currency = (currencies or {}).get(name) if mapped.unit in CURRENCY_UNITS else None
+        kept.append(
+            EventSignal(mapped.kind, mapped.type, intervals, mapped.unit, mapped.scale, currency)
+        )
     return tuple(kept), left_out
+
+
+def currencies_of(terms: EventTerms) -> dict[str, str]:
+    """The currency each payload type's descriptor names (``signals_of``'s other way)."""
+    return {payload_type_of(s): s.currency for s in terms.signals if s.currency is not None}
 
 
 def _is_number(value: object) -> bool:

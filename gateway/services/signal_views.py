@@ -35,6 +35,7 @@ class SignalView(_View):
     type: SignalType
     units: SignalUnit | None
     scale: ScaleCode | None
+    currency: str | None
     intervals: list[SignalIntervalView]
 
 
@@ -64,7 +65,7 @@ class TermsView(_View):
             signals=[
                 SignalView(
                     name=s.kind, type=s.type, units=s.unit, scale=s.scale,
-                    intervals=_intervals(s.intervals),
+                    currency=s.currency, intervals=_intervals(s.intervals),
                 )
                 for s in terms.signals
             ],

@@ -34,6 +34,8 @@ class Signal:
     signal_id: str
     intervals: tuple[Interval, ...]
     current_value: float | None
+    # The itemBase: its element's local name, itemDescription and itemUnits; None without.
+    item_base: tuple[str, str, str] | None = None
 
     def value_at(self, start: datetime, at: datetime) -> float | None:
         """The payload of the interval in force at ``at`` (intervals follow each other from
@@ -244,7 +246,21 @@ def _signal(node: etree._Element) -> Signal:
         signal_id=text(node, "ei:signalID") or "",
         intervals=tuple(intervals),
         current_value=_number(text(node, "ei:currentValue/ei:payloadFloat/ei:value")),
+        item_base=_item_base(node),
     )
+
+
+def _item_base(signal: etree._Element) -> tuple[str, str, str] | None:
+    """The element after signalID that is not the currentValue (the schema's order)."""
+    children = list(signal)
+    ids = [n for n, c in enumerate(children) if etree.QName(c).localname == "signalID"]
+    for child in children[ids[0] + 1 :] if ids else ():
+        name = etree.QName(child).localname
+        if name == "currentValue":
+            continue
+        parts = {etree.QName(c).localname: (c.text or "") for c in child}
+        return name, parts.get("itemDescription", ""), parts.get("itemUnits", "")
+    return None
 
 
 def _report_request(node: etree._Element) -> ReportRequest:

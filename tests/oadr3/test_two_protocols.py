@@ -73,6 +73,7 @@ async def test_both_vens_get_a_3x_event_and_an_invitation_and_3x_telemetry_reach
     assert [i.values for i in told.signal("SIMPLE").intervals] == [(1.0,), (2.0,)]
     price = told.signal("ELECTRICITY_PRICE")
     assert (price.signal_type, [i.values for i in price.intervals]) == ("price", [(0.25,), (0.4,)])
+    assert price.item_base == ("currencyPerKWh", "currencyPerKWh", "USD")  # the descriptor's
     assert sorted(s.name for s in told.signals) == ["ELECTRICITY_PRICE", "SIMPLE"]
     # The 3.x VEN: the event as made, ALERT_OTHER (no 2.0b signal) included.
     [seen] = await ven_3x.ok("get_events")
@@ -121,6 +122,28 @@ async def test_both_vens_get_a_3x_event_and_an_invitation_and_3x_telemetry_reach
     assert [(a["device_id"], a["answer"]) for a in answers] == [(world["meter"]["id"], "YES")]
     # Business logic reads the VEN's report; another VEN would not.
     assert [r["id"] for r in await bl.ok("get_reports", eventID=invitation["id"])] == [report["id"]]
+
+
+async def test_a_price_in_a_currency_reaches_3x_vens_in_its_payload_descriptor(
+    api: Api, vens: RawVens, peers: MakePeer
+) -> None:
+    world = await _world(api, vens, peers)
+    made = await api.post("/api/events", {
+        "program_id": "peak", "start_time": _at(20), "duration_minutes": 10,
+        "devices": ["d2b", world["meter"]["id"]],
+        "signals": [{"name": "ELECTRICITY_PRICE", "type": "price", "units": "currencyPerKWh",
+                     "currency": "EUR", "intervals": [{"duration_minutes": 10, "value": 0.3}]}],
+    }, status=201)  # fmt: skip
+    [seen] = await world["ven_3x"].ok("get_events")
+    assert seen["id"] == made["id"]
+    descriptors = {d["payloadType"]: d for d in seen["payloadDescriptors"]}
+    assert descriptors["PRICE"]["currency"] == "EUR"
+    [read] = [e for e in await world["bl"].ok("get_events") if e["id"] == made["id"]]
+    assert {d["payloadType"]: d.get("currency") for d in read["payloadDescriptors"]} == {
+        "PRICE": "EUR"
+    }
+    told = (await world["ven_2b"].poll()).event(made["id"])
+    assert told.signal("ELECTRICITY_PRICE").item_base == ("currencyPerKWh", "currencyPerKWh", "EUR")
 
 
 async def test_deleting_a_3x_event_cancels_it_for_2b_vens(

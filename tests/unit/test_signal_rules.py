@@ -4,6 +4,7 @@ what is refused (naming the field), and storage round trips. 2.0b Profile Specif
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,6 +42,15 @@ def test_the_value_in_force_is_that_of_the_interval_the_offset_falls_in() -> Non
     assert signal.duration == 30 * MIN
 
 
+def priced(currency: str) -> EventSignal:
+    return dataclasses.replace(price(1, 2, 3), currency=currency)
+
+
+def test_a_price_may_name_its_currency() -> None:
+    assert fields(EventTerms(signals=(priced("USD"),))) == []
+    assert fields(EventTerms(signals=(priced("VES"),))) == []  # newer than 2.0b's code list
+
+
 def fields(terms: EventTerms, minutes: int = 30) -> list[str]:
     return [e.field for e in check_terms(terms, minutes * MIN)]
 
@@ -74,6 +84,14 @@ def test_good_terms_pass() -> None:
         (EventTerms(start_after=2 * 24 * 60 * MIN), "start_after_minutes"),
         (EventTerms(baseline=Baseline(datetime(2030, 1, 1, tzinfo=UTC), ())),
          "baseline.intervals"),
+        # A currency: an ISO 4217 code in use, upper case, and of a currency unit only.
+        (EventTerms(signals=(priced("usd"),)), "signals.0.currency"),
+        (EventTerms(signals=(priced("XYZ"),)), "signals.0.currency"),
+        (EventTerms(signals=(priced("DEM"),)), "signals.0.currency"),  # withdrawn in 2002
+        (EventTerms(signals=(EventSignal(SignalKind.LOAD_DISPATCH, SignalType.SETPOINT,
+                                         (Interval(30 * MIN, 1),), SignalUnit.POWER_REAL,
+                                         currency="USD"),)),
+         "signals.0.currency"),
     ],
 )  # fmt: skip
 def test_bad_terms_are_refused_naming_the_field(terms: EventTerms, field: str) -> None:
@@ -83,7 +101,7 @@ def test_bad_terms_are_refused_naming_the_field(terms: EventTerms, field: str) -
 def test_terms_survive_storage() -> None:
     terms = EventTerms(
         signals=(
-            price(0.1, 0.2, 0.3),
+            dataclasses.replace(price(0.1, 0.2, 0.3), currency="EUR"),
             EventSignal(SignalKind.LOAD_DISPATCH, SignalType.SETPOINT,
                         (Interval(30 * MIN, 40.0),), SignalUnit.POWER_REAL, ScaleCode.KILO),
         ),

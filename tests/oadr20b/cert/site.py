@@ -200,12 +200,17 @@ class CertGateway:
         return await self.api.get(EXPECTED_API[name].format(**path))
 
 
-def price(*values: float, minutes: int = 5, units: str = "currencyPerKWh") -> dict[str, Any]:
+def price(
+    *values: float, minutes: int = 5, units: str = "currencyPerKWh", currency: str | None = None
+) -> dict[str, Any]:
     """An ELECTRICITY_PRICE signal, one interval of ``minutes`` per value."""
-    return {
+    signal = {
         "name": "ELECTRICITY_PRICE", "type": "price", "units": units,
         "intervals": [{"duration_minutes": minutes, "value": v} for v in values],
     }  # fmt: skip
+    if currency is not None:
+        signal["currency"] = currency
+    return signal
 
 
 def simple(*levels: float, minutes: int = 5) -> dict[str, Any]:

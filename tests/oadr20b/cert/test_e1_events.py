@@ -16,9 +16,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def _p010(gateway: CertGateway, devices: int = 2) -> tuple[Party, str]:
-    """P010: +10 min, one 5-min interval, ELECTRICITY_PRICE 3.14 for two resources."""
+    """P010: +10 min, one 5-min interval, ELECTRICITY_PRICE 3.14 (US dollars per kWh, as
+    EPRI's prompt has it) for two resources."""
     party = await gateway.party(devices=devices)
-    event_id = await gateway.signal_event(party.devices, 10, [price(3.14)])
+    event_id = await gateway.signal_event(party.devices, 10, [price(3.14, currency="USD")])
     return party, event_id
 
 
@@ -45,10 +46,36 @@ async def test_E1_1020_event_with_two_intervals_and_two_resources(gateway: CertG
     event = answer.event(event_id)
     signal = event.signal("ELECTRICITY_PRICE")
     assert (signal.signal_type, [i.values for i in signal.intervals]) == ("price", [(3.14,)])
+    assert signal.item_base == ("currencyPerKWh", "currencyPerKWh", "USD")
     assert event.duration == timedelta(minutes=5)
     resources = sorted(r for t in event.targets for r in t.resource_ids)
     assert resources == sorted(party.resources)
     assert (await party.ven.answer_events(answer)).code == 200
+
+
+async def test_each_currency_unit_goes_out_with_the_itembase_the_schema_takes(
+    gateway: CertGateway,
+) -> None:
+    """Every answer is XSD-checked by the VEN: currencyPerKW (misspelt currencyPerWK in
+    openleadr's table) in euros; currencyPerThm without an itemBase (the schema's currencyType
+    takes no such itemDescription); a code newer than the schema's 2010 list (VES, 2018)
+    without one rather than a made-up one."""
+    party = await gateway.party()
+    sent = [price(2.5, units="currencyPerKW", currency="EUR"),
+            price(1.2, units="currencyPerThm", currency="USD")]  # fmt: skip
+    first = await gateway.signal_event(party.devices, 10, sent)
+    second = await gateway.signal_event(party.devices, 30, [price(9.0, currency="VES")])
+    answer = await poll_until(party.ven, "oadrDistributeEvent")
+    bases = [s.item_base for s in answer.event(first).signals]
+    assert bases == [("currencyPerKW", "currencyPerKW", "EUR"), None]
+    assert answer.event(second).signal("ELECTRICITY_PRICE").item_base is None
+    view = await gateway.api.get(f"/api/events/{second}")
+    assert [s["currency"] for s in view["terms"]["signals"]] == ["VES"]
+    refused = await gateway.api.post("/api/events", {
+        "start_time": gateway.at(50).isoformat(), "duration_minutes": 5,
+        "devices": party.devices, "signals": [price(1.0, currency="usd")],
+    }, status=422)  # fmt: skip
+    assert "signals.0.currency" in str(refused)
 
 
 async def test_E1_1025_load_dispatch_setpoint(gateway: CertGateway) -> None:
