@@ -146,6 +146,23 @@ async def test_a_price_in_a_currency_reaches_3x_vens_in_its_payload_descriptor(
     assert told.signal("ELECTRICITY_PRICE").item_base == ("currencyPerKWh", "currencyPerKWh", "EUR")
 
 
+async def test_a_price_in_no_iso_4217_currency_is_refused_and_nothing_is_made(
+    api: Api, vens: RawVens, peers: MakePeer
+) -> None:
+    world = await _world(api, vens, peers)
+    body = {
+        "programID": "peak", "eventName": "bad", "targets": None,
+        "intervalPeriod": {"start": _at(10), "duration": "PT15M"},
+        "payloadDescriptors": [{"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "PRICE",
+                                "units": "KWH", "currency": "dollars"}],
+        "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.25]}]}],
+    }  # fmt: skip
+    problem = await world["bl"].ok("create_event", body, status=400)
+    assert "currency" in str(problem)
+    assert await world["bl"].ok("get_events") == []
+    assert (await api.get("/api/events"))["items"] == []
+
+
 async def test_deleting_a_3x_event_cancels_it_for_2b_vens(
     api: Api, vens: RawVens, peers: MakePeer
 ) -> None:
