@@ -226,6 +226,13 @@ class EventRow(Base):
         order_by="VenErrorRow.id",
         viewonly=True,
     )
+    # Those reported for it, scheduled directly (eventID = its own id).
+    direct_ven_errors: Mapped[list[VenErrorRow]] = relationship(
+        primaryjoin="EventRow.id == foreign(VenErrorRow.direct_event_id)",
+        lazy="raise_on_sql",
+        order_by="VenErrorRow.id",
+        viewonly=True,
+    )
 
 
 class EventDeviceRow(Base):
@@ -329,9 +336,14 @@ class VenErrorRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ven_id: Mapped[str] = mapped_column(ForeignKey("vens.ven_id", ondelete="CASCADE"))
-    # The OpenADR eventID it is about, which is the invitation's id; None: it named none.
+    # The OpenADR eventID it is about: an invitation's id, or that of an event
+    # scheduled directly (``direct_event_id``), which has no invitation; both None: it named
+    # none known.
     invitation_id: Mapped[str | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    direct_event_id: Mapped[str | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
     code: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text)

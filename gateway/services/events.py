@@ -41,7 +41,7 @@ from gateway.domain.signals import (
 from gateway.services.active_changes import change_started_event, event_has_started
 from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
-from gateway.services.invitation_changes import bump_invitation
+from gateway.services.invitation_changes import bump_ended_event
 from gateway.services.program_checks import load_program, program_for_devices, refuse_overlap
 from gateway.services.results import apply_results, read_live, replay, samples_of, totals
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
@@ -53,7 +53,10 @@ MAX_LIST_LIMIT = 1000
 # A device whose VEN opted out of a direct event (``ven_facing.direct_answers``, which
 # imports this module): it keeps 0 kW committed.
 OPTED_OUT = "optOut"
-_EVENT_LOADS = (selectinload(EventRow.devices), selectinload(EventRow.ven_errors))
+_EVENT_LOADS = (
+    selectinload(EventRow.devices), selectinload(EventRow.ven_errors),
+    selectinload(EventRow.direct_ven_errors),
+)  # fmt: skip
 
 
 def stage_event(
@@ -302,9 +305,7 @@ class EventService:
         row.cancel_reason = reason
         row.updated_at = now
         if bump:
-            await bump_invitation(session, row.invitation_id)
-            if row.direct:
-                row.modification_number += 1  # a direct event's VENs hear of it as a change
+            await bump_ended_event(session, row)
         results: dict[str, float | None] = {}
         if previous is EventStatus.ACTIVE and row.started_at is not None:
             # The executor's samples are all stored: the totals up to now are final.

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import inspect as sa_inspect
 
 from gateway.db.models import (
     AutoResponseConfigRow,
@@ -52,7 +53,12 @@ class VenErrorView(View):
 
     ven_id: str
     invitation_id: str | None = Field(
-        description="the OpenADR eventID it is about (the invitation's id); null: it named none"
+        description="the invitation whose OpenADR event (eventID = its id) it is about"
+    )
+    direct_event_id: str | None = Field(
+        default=None,
+        description="the event scheduled directly (eventID = its id) it is about; both null: "
+        "it named no event known",
     )
     code: int = Field(description="the OpenADR responseCode the VEN sent")
     description: str
@@ -306,7 +312,7 @@ class EventView(View):
     results: EventResults
     live: dict[str, Any] | None = None
     ven_errors: list[VenErrorView] = Field(
-        description="errors VENs reported for the OpenADR event of its invitation"
+        description="errors VENs reported for its OpenADR event (its invitation's, or its own)"
     )
     modification_number: int = Field(
         default=0, description="OpenADR's, of an event scheduled directly (+1 per change)"
@@ -315,9 +321,10 @@ class EventView(View):
 
     @classmethod
     def of(cls, row: EventRow, live: dict[str, Any] | None = None) -> EventView:
-        # An event scheduled directly has no invitation, so no OpenADR event a VEN could
-        # answer (and its errors are never loaded).
-        errors = row.ven_errors if row.invitation_id is not None else []
+        # The OpenADR eventID a VEN names is the invitation's, or a direct event's own; an
+        # event just made has none and none loaded.
+        name = "ven_errors" if row.invitation_id is not None else "direct_ven_errors"
+        errors = [] if name in sa_inspect(row).unloaded else getattr(row, name)
         return cls(
             id=row.id,
             invitation_id=row.invitation_id,

@@ -96,6 +96,7 @@ async def test_an_error_response_to_a_distribute_is_recorded_shown_and_published
     expected = {
         "ven_id": "ven-a",
         "invitation_id": invitation["id"],
+        "direct_event_id": None,
         "code": 459,
         "description": "signal LOAD_DISPATCH not supported",
         "message_type": "oadrResponse",
