@@ -23,7 +23,7 @@ from gateway.domain.lifecycle import (
 from gateway.domain.reduction import ReductionResult
 from gateway.domain.samples import pack
 from gateway.services.context import ServiceContext
-from gateway.services.invitation_changes import bump_invitation
+from gateway.services.invitation_changes import bump_ended_event
 from gateway.services.results import apply_results, totals
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 
@@ -194,7 +194,7 @@ async def mark_missed(ctx: ServiceContext, event_id: str) -> bool:
             return False
         row.status = next_event_status(EventStatus.SCHEDULED, EventTrigger.MISS).value
         row.updated_at = ctx.clock.now()
-        await bump_invitation(session, row.invitation_id)
+        await bump_ended_event(session, row)
         ctx.announce(
             session,
             "event_missed",

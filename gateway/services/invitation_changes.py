@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from gateway.bus.cache import ViewCache
-from gateway.db.models import InvitationRow
+from gateway.db.models import EventRow, InvitationRow
 from gateway.domain.errors import NotFound
 from gateway.domain.invitations import MAX_DURATION_MINUTES, Answer, AnswerSource, Response
 from gateway.domain.lifecycle import InvitationStatus, InvitationTrigger, next_invitation_status
@@ -66,6 +66,14 @@ async def bump_invitation(session: AsyncSession, invitation_id: str | None) -> N
             .where(InvitationRow.id == invitation_id)
             .values(modification_number=InvitationRow.modification_number + 1)
         )
+
+
+async def bump_ended_event(session: AsyncSession, row: EventRow) -> None:
+    """An event was cancelled or missed: its VENs hear of it under a new modificationNumber,
+    its invitation's, or its own for an event scheduled directly."""
+    await bump_invitation(session, row.invitation_id)
+    if row.direct:
+        row.modification_number += 1
 
 
 async def bump_program_invitations(
