@@ -85,3 +85,18 @@ class ReportRequestStatus(StrEnum):
     REQUESTED = "requested"
     CREATED = "created"
     CANCELLED = "cancelled"
+
+
+# What a report request may become, and from what: the VEN's oadrCreatedReport takes one
+# asked, and never brings back one called off meanwhile (it may answer after the cancel).
+_REPORT_REQUEST_FROM: dict[ReportRequestStatus, frozenset[ReportRequestStatus]] = {
+    ReportRequestStatus.CREATED: frozenset({ReportRequestStatus.REQUESTED}),
+    ReportRequestStatus.CANCELLED: frozenset(
+        {ReportRequestStatus.REQUESTED, ReportRequestStatus.CREATED}
+    ),
+}
+
+
+def report_request_sources(target: ReportRequestStatus) -> frozenset[ReportRequestStatus]:
+    """The statuses a report request may move to ``target`` from."""
+    return _REPORT_REQUEST_FROM.get(target, frozenset())

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from gateway.db.engine import Database
 from gateway.db.models import VenMessageRow, VenReportRequestRow, VenReportRow, VenRow
-from gateway.domain.lifecycle import ReportRequestStatus
+from gateway.domain.lifecycle import ReportRequestStatus, report_request_sources
 from gateway.oadr20b.store import QueuedMessage, devices_by_resource
 from gateway.services.ven_facing.report_requests import held_requests
 
@@ -115,12 +115,16 @@ class ReportStore:
     async def set_request_status(
         self, ven_id: str, request_ids: Iterable[str], status: ReportRequestStatus, now: datetime
     ) -> int:
+        """Move the VEN's requests of ``request_ids`` to ``status`` where the lifecycle lets
+        them (``report_request_sources``); how many moved."""
+        sources = sorted(s.value for s in report_request_sources(status))
         async with self._db.write() as session:
             result = await session.execute(
                 update(VenReportRequestRow)
                 .where(
                     VenReportRequestRow.ven_id == ven_id,
                     VenReportRequestRow.report_request_id.in_(list(request_ids)),
+                    VenReportRequestRow.status.in_(sources),
                 )
                 .values(status=status.value, updated_at=now)
             )

@@ -111,10 +111,10 @@ class ReportHandlers:
         return "oadrResponse", {"response": ok(response_request_id(payload))}
 
     async def canceled_report(self, ven: VenState, payload: dict[str, Any]) -> Reply:
-        pending = payload.get("pending_reports") or []
-        ids = [str(p.get("report_request_id")) for p in pending if isinstance(p, dict)]
-        if payload.get("report_request_id"):
-            ids.append(str(payload["report_request_id"]))
+        """The VEN's acknowledgement of the VTN's cancel (called off when the operator asked
+        it). Its oadrPendingReports are the requests it still serves: none is cancelled for
+        being listed there."""
+        ids = [str(payload["report_request_id"])] if payload.get("report_request_id") else []
         await self._store.set_request_status(
             ven.record.ven_id, ids, ReportRequestStatus.CANCELLED, self._clock.now()
         )

@@ -430,3 +430,52 @@ async def test_R1_3190_report_under_an_unknown_report_request_id(gateway: CertGa
                              request.report_back_duration, None, request.payloads)  # fmt: skip
     unknown = await _update(party, stranger, gateway, "TELEMETRY_USAGE", 2000.0)
     assert unknown.code == 452
+
+
+# --- the request's status, whatever order the VEN's answers come in -------------------------
+
+
+async def _listed_status(gateway: CertGateway, party: Party, report_request_id: str) -> str:
+    listed = await gateway.api.get(f"/api/vens/{party.ven.id}/report-requests")
+    [found] = [r for r in listed["items"] if r["report_request_id"] == report_request_id]
+    return str(found["status"])
+
+
+async def test_an_oadr_created_report_after_the_cancel_does_not_bring_the_request_back(
+    gateway: CertGateway,
+) -> None:
+    """The VEN polls the request, the operator cancels it, then the VEN's oadrCreatedReport
+    arrives: the request stays cancelled (it used to become "created" again)."""
+    party = await _with_metadata(gateway)
+    rid = await _operator_request(gateway, party, report_name="TELEMETRY_STATUS",
+                                  r_ids=["status"], granularity_seconds=60,
+                                  report_back_seconds=60, duration_seconds=300)  # fmt: skip
+    create = await poll_until(party.ven, "oadrCreateReport", polls=1)
+    await gateway.expect("cancel_report_request", {"report_to_follow": False},
+                         ven_id=party.ven.id, report_request_id=rid)  # fmt: skip
+    assert await _listed_status(gateway, party, rid) == "cancelled"
+    assert (await party.ven.created_report(create)).code == 200
+    assert await _listed_status(gateway, party, rid) == "cancelled"
+
+
+async def test_the_requests_a_canceled_report_lists_as_pending_stay_live(
+    gateway: CertGateway,
+) -> None:
+    """oadrCanceledReport's oadrPendingReports are the requests the VEN still serves: the
+    other request it lists is not cancelled for it (it used to be)."""
+    party = await _with_metadata(gateway)
+    ids = []
+    for _ in range(2):
+        rid = await _operator_request(gateway, party, report_name="TELEMETRY_STATUS",
+                                      r_ids=["status"], granularity_seconds=60,
+                                      report_back_seconds=60, duration_seconds=300)  # fmt: skip
+        await _requested(party, rid)
+        ids.append(rid)
+    cancelled, kept = ids
+    await gateway.expect("cancel_report_request", {"report_to_follow": False},
+                         ven_id=party.ven.id, report_request_id=cancelled)  # fmt: skip
+    cancel = await poll_until(party.ven, "oadrCancelReport", polls=1)
+    await exchange(party.ven, "EiReport", messages.canceled_report(
+        party.ven.id, cancel.field("pyld:requestID") or "", [kept]), "oadrResponse")  # fmt: skip
+    assert await _listed_status(gateway, party, kept) == "created"
+    assert await _listed_status(gateway, party, cancelled) == "cancelled"
