@@ -252,6 +252,10 @@ async def test_R0_8040_cancel_pushed_and_answered_canceled_report(push_site: Pus
     assert text(cancel.answer.message, "pyld:reportToFollow") == "false"
     # Its oadrCanceledReport, in the HTTP response, was taken.
     await _answered_in_the_log(push_site, ven, "oadrCanceledReport")
+    for _ in range(50):  # logged as it arrived, taken just after
+        if await _status(push_site, ven, rid) == "cancelled":
+            break
+        await asyncio.sleep(0.02)
     assert await _status(push_site, ven, rid) == "cancelled"
     assert ven.problems == []
 
