@@ -236,6 +236,7 @@ def build_pusher(
         lease_seconds=settings.vtn_push_lease_seconds,
         concurrency=settings.vtn_push_concurrency,
         sweep_seconds=settings.vtn_push_sweep_seconds,
+        cancel_resend_seconds=settings.vtn_push_cancel_resend_seconds,
         database_turns=1 if services.db.is_sqlite else 8,
     )
     store = PushStore(services.db)

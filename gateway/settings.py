@@ -164,6 +164,7 @@ class Settings(BaseSettings):
     vtn_push_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600)
     vtn_push_concurrency: int = Field(default=200, ge=1, le=10_000)
     vtn_push_sweep_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+    vtn_push_cancel_resend_seconds: float = Field(default=60.0, ge=0.1, le=86_400)
 
     # OpenADR 3.1.0 VTN (gateway.oadr3), on the admin port under oadr3_base_path
     oadr3_enabled: bool = True

@@ -12,7 +12,7 @@ from gateway.oadr20b.distribute import distribute_to
 from gateway.oadr20b.errors import OadrError, StatusCode
 from gateway.oadr20b.mapping import (
     OadrEvent,
-    awaits_cancel_ack,
+    cancel_unacknowledged,
     needs_distribute,
     snapshot,
     visible,
@@ -56,7 +56,7 @@ class EventHandlers:
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         current = snapshot(shown, now, self._config.near_window)
-        unacknowledged = any(awaits_cancel_ack(e, now, self._config.near_window) for e in shown)
+        unacknowledged = cancel_unacknowledged(shown, now, self._config.near_window)
         if not needs_distribute(current, ven.record.delivered) and not unacknowledged:
             return "oadrResponse", {"response": ok(None)}
         return await self._distribute(ven, shown, current, None)

@@ -149,6 +149,14 @@ def _order(event: OadrEvent, now: datetime, near_window: timedelta) -> tuple[int
     return (2 if status is OadrEventStatus.COMPLETED else 1), 0, event.start
 
 
+def cancel_unacknowledged(
+    shown: Sequence[OadrEvent], now: datetime, near_window: timedelta
+) -> bool:
+    """Whether a distribute of ``shown`` re-tells a cancel the VEN has not acknowledged: a
+    poll then gets one though nothing changed, and a push-mode VEN is pushed it again."""
+    return any(awaits_cancel_ack(e, now, near_window) for e in shown)
+
+
 def needs_distribute(current: Mapping[str, Sequence[object]], delivered: Snapshot) -> bool:
     """Whether the VEN must be told: an event is new, modified, changed status, or vanished.
 

@@ -4,7 +4,7 @@ its deliveries went (failures in a row, next attempt, unreachable since)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -75,12 +75,17 @@ class PushStore:
         now: datetime,
         still_owed: Callable[[str, dict[str, Any]], bool] = lambda _ven, _told: True,
         metadata_for: Iterable[str] = (),
+        *,
+        resend: Collection[str] = (),
+        resent_before: datetime | None = None,
     ) -> int:
         """Queue a distribute for each of ``distribute_to`` that has none waiting and is
         ``still_owed`` one given what it was told (read here, under the lock), move the
         messages waiting for a poll of ``queued_for`` into their outboxes (in order, after
         what is there), and queue the VTN's METADATA reports due to ``metadata_for`` after
-        them (as a poll gets them last). One transaction; the target rows are locked so that
+        them (as a poll gets them last). Those of ``resend`` (owed a distribute only to re-tell
+        an unacknowledged cancel) get one unless one was delivered after ``resent_before``.
+        One transaction; the target rows are locked so that
         two processes filling at once queue one distribute, not two, and a distribute another
         process sent meanwhile is not queued again. Returns how many rows were queued."""
         distribute, queued = sorted(set(distribute_to)), sorted(set(queued_for))
@@ -143,11 +148,13 @@ class PushStore:
                         )
                     ).all()
                 )
+                recent = await self._resent_recently(session, resend, distribute, resent_before)
                 rows += [
                     _row(ven_id, DISTRIBUTE, None, now)
                     for ven_id in distribute
-                    if ven_id not in waiting and still_owed(ven_id, dict(told.get(ven_id) or {}))
-                ]
+                    if ven_id not in waiting and ven_id not in recent
+                    and still_owed(ven_id, dict(told.get(ven_id) or {}))
+                ]  # fmt: skip
             for ven_id in metadata:
                 # Every request due now, each once (a periodic one moves past now).
                 for _ in range(MAX_LIVE_REQUESTS + 1):
@@ -161,6 +168,25 @@ class PushStore:
                 # unit of work was most of the fill's time.
                 await session.execute(insert(VenPushMessageRow), rows)
         return len(rows)
+
+    @staticmethod
+    async def _resent_recently(
+        session: Any, resend: Collection[str], distribute: Sequence[str],
+        resent_before: datetime | None,
+    ) -> set[str]:  # fmt: skip
+        """Those of ``resend`` that were delivered a distribute after ``resent_before``."""
+        asked = sorted(set(resend) & set(distribute))
+        if not asked or resent_before is None:
+            return set()
+        return set(
+            await session.scalars(
+                select(VenPushMessageRow.ven_id).where(
+                    VenPushMessageRow.ven_id.in_(asked),
+                    VenPushMessageRow.message_type == DISTRIBUTE,
+                    VenPushMessageRow.delivered_at > resent_before,
+                )
+            )
+        )
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, busy: Sequence[str], limit: int

@@ -26,7 +26,13 @@ from redis.asyncio import Redis
 from gateway.bus.subscription import follow
 from gateway.clock import Clock
 from gateway.oadr20b.config import VtnConfig
-from gateway.oadr20b.mapping import OadrEvent, needs_distribute, snapshot, visible
+from gateway.oadr20b.mapping import (
+    OadrEvent,
+    cancel_unacknowledged,
+    needs_distribute,
+    snapshot,
+    visible,
+)
 from gateway.oadr20b.message_log import Direction
 from gateway.oadr20b.state import VtnState, announced_vens
 from gateway.oadr20b_push.acks import AckBatcher
@@ -59,6 +65,9 @@ class PushConfig:
     lease_seconds: float = 30.0
     concurrency: int = 200
     sweep_seconds: float = 5.0
+    # A cancel the VEN has not acknowledged is pushed again this often (a poll re-tells it on
+    # every poll; a push-mode VEN's answer may have been lost).
+    cancel_resend_seconds: float = 60.0
     # Deliveries in their database steps at once (rendering, marking): 1 on SQLite, where
     # concurrent writers only wait on each other's lock (in sleeps of up to 100 ms).
     database_turns: int = 8
@@ -168,15 +177,19 @@ class Pusher:
         now = self._clock.now()
         near = self._vtn.near_window
         distribute: dict[str, list[OadrEvent]] = {}
+        resend: set[str] = set()  # owed one only to re-tell an unacknowledged cancel
         queued: list[str] = []
         metadata: list[str] = []
         for ven_id in vens:
             ven = await self._state.get(ven_id)
             if ven is None or not ven.record.push or not ven.record.registered:
                 continue
-            current = snapshot(visible(ven.events, ven.record.delivered, now, near), now, near)
-            if needs_distribute(current, ven.record.delivered):
+            shown = visible(ven.events, ven.record.delivered, now, near)
+            if needs_distribute(snapshot(shown, now, near), ven.record.delivered):
                 distribute[ven_id] = ven.events
+            elif cancel_unacknowledged(shown, now, near):
+                distribute[ven_id] = ven.events
+                resend.add(ven_id)
             if ven.pending_messages:
                 queued.append(ven_id)
             if ven.metadata_due is not None and ven.metadata_due <= now:
@@ -185,9 +198,14 @@ class Pusher:
         def still_owed(ven_id: str, told: dict[str, Any]) -> bool:
             # What the VEN was told as stored now: another process may have told it since.
             shown = visible(distribute[ven_id], told, now, near)
-            return needs_distribute(snapshot(shown, now, near), told)
+            if needs_distribute(snapshot(shown, now, near), told):
+                return True
+            return ven_id in resend and cancel_unacknowledged(shown, now, near)
 
-        added = await self._store.fill(distribute, queued, now, still_owed, metadata)
+        added = await self._store.fill(
+            distribute, queued, now, still_owed, metadata,
+            resend=resend, resent_before=now - timedelta(seconds=self.config.cancel_resend_seconds),
+        )  # fmt: skip
         for ven_id in sorted({*queued, *metadata}):
             await self._state.changed(ven_id)  # its poll queue is empty, its METADATA sent
         if added:

@@ -483,15 +483,9 @@ async def test_A_E2_0527_near_during_ramp_up(push_site: PushSite) -> None:
     assert ven.problems == []
 
 
-NOT_PUSHED_AGAIN = pytest.mark.xfail(
-    strict=True,
-    reason="an unacknowledged cancel is not pushed again: Pusher.fill "
-    "(gateway/oadr20b_push/pusher.py) queues a distribute only when needs_distribute, never "
-    "for a cancel that awaits_cancel_ack as EventHandlers.poll re-sends it to pull VENs",
+@pytest.mark.parametrize(
+    "push_overrides", [{"executor_enabled": False, "vtn_push_cancel_resend_seconds": 0.4}]
 )
-
-
-@NOT_PUSHED_AGAIN
 @pytest.mark.parametrize("answer", ["none", "error"])
 async def test_A_E2_0657_unacknowledged_cancel_pushed_again(
     push_site: PushSite, answer: str
@@ -514,6 +508,24 @@ async def test_A_E2_0657_unacknowledged_cancel_pushed_again(
     for again in _distributes(ven)[-2:]:
         event = again.event(event_id)
         assert (event.status, event.modification_number) == ("cancelled", 1)
+    assert ven.problems == []
+
+
+@pytest.mark.parametrize(
+    "push_overrides", [{"executor_enabled": False, "vtn_push_cancel_resend_seconds": 1.0}]
+)
+async def test_an_acknowledged_cancel_is_not_pushed_again(push_site: PushSite) -> None:
+    """A_E2_0657's other side: once the VEN's oadrCreatedEvent answers the cancel, the
+    re-sending stops (two re-send periods on, two pushes only; the period is long enough
+    for the answer to be in first on a loaded machine)."""
+    ven, devices = await push_site.push_ven()
+    event_id = await _invite(push_site, devices, 1, duration_minutes=3)
+    await ven.wait_for(DISTRIBUTE)
+    await push_site.api.post(f"/api/invitations/{event_id}/cancel", {}, status=200)
+    cancel = (await ven.wait_for(DISTRIBUTE, count=2)).answer
+    assert (await ven.raw.answer_events(cancel, opt="optOut")).code == 200
+    await asyncio.sleep(2.5)
+    assert len(_distributes(ven)) == 2
     assert ven.problems == []
 
 
