@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -43,7 +43,7 @@ from gateway.services.context import ServiceContext
 from gateway.services.devices import known_device_ids
 from gateway.services.invitation_changes import bump_ended_event
 from gateway.services.program_checks import load_program, program_for_devices, refuse_overlap
-from gateway.services.results import apply_results, read_live, replay, samples_of, totals
+from gateway.services.results import BASELINE, apply_results, read_live, replay, samples_of, totals
 from gateway.services.ven_facing.changes import ChangeKind, VenChange
 from gateway.services.views import EventView
 
@@ -247,11 +247,19 @@ class EventService:
         raise_if_any(errors)
         if moved:
             measured = await session.scalar(
-                select(EventSampleRow.event_id).where(EventSampleRow.event_id == row.id)
+                select(EventSampleRow.event_id)
+                .where(EventSampleRow.event_id == row.id, EventSampleRow.phase != BASELINE)
                 .limit(1)
-            )  # fmt: skip
+            )
             if measured is not None:
                 raise Conflict(f"event {event_id} is being measured: cancel it instead")
+            # Its baseline samples were of the minutes before the old start: the executor
+            # samples those before the new one (its run under the old fence lets go).
+            await session.execute(
+                delete(EventSampleRow).where(
+                    EventSampleRow.event_id == row.id, EventSampleRow.phase == BASELINE
+                )
+            )
             program = await load_program(session, row.program_id)
             end = start + timedelta(minutes=minutes)
             await refuse_overlap(session, program, start, end, besides=(row.id,))

@@ -32,9 +32,9 @@ EXECUTOR = pytest.mark.parametrize("push_overrides", [{}])
 @pytest.fixture
 def push_overrides() -> dict[str, Any]:
     """No executor, as the pull twins have none (their gateway runs no workers): it only
-    races what these cases check. It samples a baseline in the 15 minutes before an event, and
-    a direct event sampled cannot be moved (test_E0_6030_..._baseline_sampled); it marks missed
-    an event whose window the moved clock jumped over (test_a_missed_event_...)."""
+    races what these cases check. The tests about what it does turn it on (``EXECUTOR``): a
+    move once it sampled a baseline (test_E0_6030_..._baseline_sampled), and an event whose
+    window the moved clock jumped over marked missed (test_a_missed_event_...)."""
     return {"executor_enabled": False}
 
 
@@ -633,13 +633,6 @@ async def test_an_error_answer_to_a_directly_scheduled_event_is_taken(
     assert ven.problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="409 'is being measured: cancel it instead': EventService._change_terms "
-    "(gateway/services/events.py) refuses to move a direct event once the executor stored a "
-    "sample for it, baseline samples included, which it takes from baseline_window_minutes "
-    "(15) before the start: P011 cannot move an event at +10 min",
-)
 @EXECUTOR
 async def test_E0_6030_price_event_modified_once_its_baseline_sampled(
     push_site: PushSite,
