@@ -106,6 +106,11 @@ def snapshot(
     return {e.event_id: [e.modification_number, e.status(now, near_window).value] for e in events}
 
 
+# An ended event stays in the VEN's list this long after its end (EPRI lists completed and
+# cancelled events; A_E2_0685 wants the completed one beside an event added after it).
+ENDED_LISTED_FOR = timedelta(hours=1)
+
+
 def visible(
     events: Sequence[OadrEvent], delivered: Snapshot, now: datetime, near_window: timedelta
 ) -> list[OadrEvent]:
@@ -113,7 +118,8 @@ def visible(
     ones the VEN was not yet told.
 
     Leaving an event out is an implied cancel, so an open event is always listed; an ended one
-    is listed until the VEN has been told how it ended.
+    until ``ENDED_LISTED_FOR`` after its end, and after that until the VEN was told how it
+    ended (when it had heard of it).
     """
     shown = []
     for event in events:
@@ -122,10 +128,9 @@ def visible(
             pass  # told again until the VEN acknowledges it
         elif status in TERMINAL_STATUSES:
             told = delivered.get(event.event_id)
-            if told is not None and list(told) == [event.modification_number, status.value]:
-                continue
-            if told is None and now - event.end > timedelta(hours=1):
-                continue  # ended long before this VEN ever heard of it
+            heard = told is not None and list(told) == [event.modification_number, status.value]
+            if now - event.end > ENDED_LISTED_FOR and (heard or told is None):
+                continue  # over for long: heard how it ended, or never heard of it
         shown.append(event)
     return sorted(shown, key=lambda e: _order(e, now, near_window))
 

@@ -553,12 +553,6 @@ async def test_A_E2_0685_startafter_event_pushed_completed(push_site: PushSite) 
     assert ven.problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a completed event the VEN was told of is left out of every later push: "
-    "mapping.visible (gateway/oadr20b/mapping.py) lists an ended event only until the VEN "
-    "heard how it ended; EPRI keeps listing it, and the case wants it beside the added one",
-)
 async def test_A_E2_0685_event_added_after_a_startafter_event_completed(
     push_site: PushSite,
 ) -> None:

@@ -15,6 +15,7 @@ from gateway.domain.programs import (
 )
 from gateway.domain.ven_events import InvitationFacts, InvitedDevice
 from gateway.oadr20b.mapping import (
+    ENDED_LISTED_FOR,
     OadrEventStatus,
     after_delivery,
     awaits_cancel_ack,
@@ -107,7 +108,7 @@ def test_news_is_new_modified_or_changed_status_and_told_once() -> None:
     assert needs_distribute(snapshot([modified], now, NEAR), told)
 
 
-def test_an_ended_event_is_listed_until_told_then_dropped_quietly() -> None:
+def test_an_ended_event_is_listed_an_hour_past_its_end_then_dropped_quietly() -> None:
     # A cancel the VEN acknowledged (2.0b: it answers an "always" event's cancel).
     event = replace(ven_events(facts(cancelled=True))["ven-a"], cancel_acknowledged=True)
     now = T0
@@ -118,8 +119,14 @@ def test_an_ended_event_is_listed_until_told_then_dropped_quietly() -> None:
     assert needs_distribute(current, told)
     told = after_delivery(current, told, {"inv-1"})
     assert told == {"inv-1": [0, "cancelled"]}
-    assert visible([event], told, now, NEAR) == []
+    # Told, it stays listed (EPRI lists ended events; A_E2_0685) but is no news.
+    assert [e.event_id for e in visible([event], told, now, NEAR)] == ["inv-1"]
+    assert not needs_distribute(snapshot([event], now, NEAR), told)
+    later = event.end + ENDED_LISTED_FOR + timedelta(seconds=1)
+    assert visible([event], told, later, NEAR) == []
     assert not needs_distribute({}, told)
+    # An hour past its end, still listed to a VEN that has not heard how it ended.
+    assert [e.event_id for e in visible([event], {"inv-1": [0, "far"]}, later, NEAR)] == ["inv-1"]
 
 
 def test_an_unacknowledged_cancel_stays_listed() -> None:
