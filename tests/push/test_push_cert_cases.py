@@ -119,7 +119,7 @@ async def test_E0_6010_operator_clears_the_vens_events(push_site: PushSite) -> N
     assert len(ven.received) in (3, 4)
 
 
-async def test_E1_1027_a_pushed_distribute_carries_the_events_baseline(
+async def test_E0_6027_a_pushed_distribute_carries_the_events_baseline(
     push_site: PushSite,
 ) -> None:
     """The pull twin's price event with a baseline a day earlier: the push holds the same
