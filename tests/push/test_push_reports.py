@@ -13,8 +13,8 @@ from typing import Any
 
 from tests.oadr20b import messages
 from tests.oadr20b.answers import Answer, ReportRequest
-from tests.oadr20b.cert.site import exchange
-from tests.oadr20b.messages import EnergyReal, OfferedPoint, OfferedReport, PowerReal, Reading
+from tests.oadr20b.cert.site import exchange, offered_reports
+from tests.oadr20b.messages import Reading
 from tests.oadr20b.namespaces import find, findall, text
 from tests.push.conftest import PushSite
 from tests.push.ven import Pushed, PushVen
@@ -109,29 +109,11 @@ async def test_N0_5060_registered_ven_registers_again_without_ids(push_site: Pus
 # --- R0: the operator's requests ------------------------------------------------------------
 
 
-def _status_point(r_id: str, resource: str) -> OfferedPoint:
-    return OfferedPoint(r_id, resource, MINUTE, MINUTE, measurement=None,
-                        report_type="x-resourceStatus", reading_type="x-notApplicable")  # fmt: skip
-
-
 async def _offering(site: PushSite, kinds: Sequence[str] = ("status",)) -> PushVen:
     """A registered push VEN that offered TELEMETRY_STATUS (``status``), TELEMETRY_USAGE
     power and energy (``usage``) and HISTORY_USAGE (``history``)."""
     ven, devices = await site.push_ven()
-    resource = f"{devices[0]}-r"
-    offered = {
-        "status": OfferedReport("status", [_status_point("status", resource)],
-                                name="METADATA_TELEMETRY_STATUS"),
-        "usage": OfferedReport("usage", [
-            OfferedPoint("power", resource, MINUTE, MINUTE, PowerReal()),
-            OfferedPoint("energy", resource, MINUTE, MINUTE, EnergyReal()),
-        ]),
-        "history": OfferedReport("history", [
-            OfferedPoint("hpower", resource, MINUTE, MINUTE, PowerReal()),
-            OfferedPoint("henergy", resource, MINUTE, MINUTE, EnergyReal()),
-        ], name="METADATA_HISTORY_USAGE"),
-    }  # fmt: skip
-    answer = await ven.raw.register_reports([offered[k] for k in kinds])
+    answer = await ven.raw.register_reports(offered_reports(f"{devices[0]}-r", kinds))
     assert answer.code == 200, answer.description
     return ven
 
@@ -299,9 +281,7 @@ async def test_R0_8060_request_piggy_backed_in_registered_report(push_site: Push
         "report_name": "TELEMETRY_STATUS", "granularity_seconds": 0, "report_back_seconds": 0,
         "on_registration": True,
     }, status=201)  # fmt: skip
-    offered = OfferedReport("status", [_status_point("status", f"{devices[0]}-r")],
-                            name="METADATA_TELEMETRY_STATUS")  # fmt: skip
-    registered = await ven.raw.register_reports([offered])
+    registered = await ven.raw.register_reports(offered_reports(f"{devices[0]}-r", ["status"]))
     [request] = registered.report_requests
     assert (request.r_ids, request.granularity) == (["status"], timedelta())
     assert (await _update(push_site, ven, request, "TELEMETRY_STATUS")).code == 200

@@ -21,6 +21,7 @@ from lxml import etree
 
 from gateway.security.certs import DevPki, IssuedCert
 from tests.oadr20b.answers import Answer
+from tests.oadr20b.messages import EnergyReal, OfferedPoint, OfferedReport, PowerReal
 from tests.oadr20b.namespaces import find, findall, text
 from tests.oadr20b.signing import Signer
 from tests.oadr20b.ven import RawVen, RawVens
@@ -253,3 +254,28 @@ def active_period_text(answer: Answer, event_id: str, path: str) -> str | None:
     properties = find(event_node(answer, event_id), "ei:eiEvent/ei:eiActivePeriod/xcal:properties")
     assert properties is not None
     return text(properties, path)
+
+
+def status_point(r_id: str, resource: str) -> OfferedPoint:
+    """A TELEMETRY_STATUS point: the resource's status, every minute."""
+    return OfferedPoint(r_id, resource, MINUTE, MINUTE, measurement=None,
+                        report_type="x-resourceStatus", reading_type="x-notApplicable")  # fmt: skip
+
+
+def offered_reports(resource: str, kinds: Sequence[str]) -> list[OfferedReport]:
+    """The R cases' VEN METADATA for ``resource``: TELEMETRY_STATUS (``status``: rID status),
+    TELEMETRY_USAGE power and energy (``usage``: power, energy) and HISTORY_USAGE
+    (``history``: hpower, henergy), each every minute."""
+    offered = {
+        "status": OfferedReport("status", [status_point("status", resource)],
+                                name="METADATA_TELEMETRY_STATUS"),
+        "usage": OfferedReport("usage", [
+            OfferedPoint("power", resource, MINUTE, MINUTE, PowerReal()),
+            OfferedPoint("energy", resource, MINUTE, MINUTE, EnergyReal()),
+        ]),
+        "history": OfferedReport("history", [
+            OfferedPoint("hpower", resource, MINUTE, MINUTE, PowerReal()),
+            OfferedPoint("henergy", resource, MINUTE, MINUTE, EnergyReal()),
+        ], name="METADATA_HISTORY_USAGE"),
+    }  # fmt: skip
+    return [offered[k] for k in kinds]

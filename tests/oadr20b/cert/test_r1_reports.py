@@ -12,8 +12,15 @@ import pytest
 
 from tests.oadr20b import messages
 from tests.oadr20b.answers import Answer, ReportRequest
-from tests.oadr20b.cert.site import CertGateway, Party, exchange, poll_until
-from tests.oadr20b.messages import EnergyReal, OfferedPoint, OfferedReport, PowerReal, Reading
+from tests.oadr20b.cert.site import (
+    CertGateway,
+    Party,
+    exchange,
+    offered_reports,
+    poll_until,
+    status_point,
+)
+from tests.oadr20b.messages import OfferedPoint, OfferedReport, PowerReal, Reading
 from tests.oadr20b.namespaces import findall, text
 from tests.support import AUTH
 
@@ -27,29 +34,11 @@ def _xfail(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"{reason} (#9)")
 
 
-def _status(r_id: str, resource: str) -> OfferedPoint:
-    return OfferedPoint(r_id, resource, MINUTE, MINUTE, measurement=None,
-                        report_type="x-resourceStatus", reading_type="x-notApplicable")  # fmt: skip
-
-
 async def _with_metadata(gateway: CertGateway, kinds: Sequence[str] = ("status",)) -> Party:
     """A registered VEN that offered TELEMETRY_STATUS (``status``), TELEMETRY_USAGE power and
     energy (``usage``) and HISTORY_USAGE (``history``); the VTN's own requests answered."""
     party = await gateway.party()
-    resource = party.resources[0]
-    offered = {
-        "status": OfferedReport("status", [_status("status", resource)],
-                                name="METADATA_TELEMETRY_STATUS"),
-        "usage": OfferedReport("usage", [
-            OfferedPoint("power", resource, MINUTE, MINUTE, PowerReal()),
-            OfferedPoint("energy", resource, MINUTE, MINUTE, EnergyReal()),
-        ]),
-        "history": OfferedReport("history", [
-            OfferedPoint("hpower", resource, MINUTE, MINUTE, PowerReal()),
-            OfferedPoint("henergy", resource, MINUTE, MINUTE, EnergyReal()),
-        ], name="METADATA_HISTORY_USAGE"),
-    }  # fmt: skip
-    answer = await party.ven.register_reports([offered[k] for k in kinds])
+    answer = await party.ven.register_reports(offered_reports(party.resources[0], kinds))
     assert answer.code == 200, answer.description
     await _acknowledge_requests(party, await party.ven.poll())
     return party
@@ -218,13 +207,7 @@ async def test_R1_3060_request_piggy_backed_in_registered_report(gateway: CertGa
                                             "granularity_seconds": 0, "report_back_seconds": 0,
                                             "on_registration": True},
                          ven_id=party.ven.id)  # fmt: skip
-    registered = await party.ven.register_reports(
-        [
-            OfferedReport(
-                "status", [_status("status", party.resources[0])], name="METADATA_TELEMETRY_STATUS"
-            )
-        ]
-    )
+    registered = await party.ven.register_reports(offered_reports(party.resources[0], ["status"]))
     [request] = registered.report_requests
     assert (request.r_ids, request.granularity) == (["status"], timedelta())
     assert (await _update(party, request, gateway, "TELEMETRY_STATUS")).code == 200
@@ -249,7 +232,7 @@ async def test_a_request_held_for_registration_waits_for_one_that_offers_its_rep
     without = await party.ven.register_reports([history])
     assert (without.code, without.report_requests) == (200, [])
     status = OfferedReport(
-        "status", [_status("status", resource)], name="METADATA_TELEMETRY_STATUS"
+        "status", [status_point("status", resource)], name="METADATA_TELEMETRY_STATUS"
     )
     [request] = (await party.ven.register_reports([history, status])).report_requests
     assert (request.report_request_id, request.r_ids) == (held["report_request_id"], ["status"])
