@@ -13,7 +13,7 @@ import openleadr
 from lxml import etree
 from openleadr import enums, objects
 
-from gateway.domain.signals import EventSignal, EventTerms, SignalUnit
+from gateway.domain.signals import CURRENCY_UNITS, EventSignal, EventTerms, SignalUnit
 from gateway.oadr20b import event_parts as parts
 
 
@@ -46,9 +46,7 @@ _MEASUREMENTS: dict[SignalUnit, parts.Measurement] = {
 }
 # The currency units with an itemBase. Not currencyPerThm: the schema's currencyType takes
 # only currency, currencyPerKW and currencyPerKWh as its itemDescription.
-_CURRENCY_UNITS = frozenset(
-    {SignalUnit.CURRENCY, SignalUnit.CURRENCY_PER_KWH, SignalUnit.CURRENCY_PER_KW}
-)
+_CURRENCY_UNITS = CURRENCY_UNITS - {SignalUnit.CURRENCY_PER_THERM}
 _CODE_LIST = "oadr_ISO_ISO3AlphaCurrencyCode_20100407.xsd"
 
 
