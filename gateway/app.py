@@ -34,6 +34,7 @@ from gateway.http.handlers import SERVICES
 from gateway.http.routes import setup_routes
 from gateway.oadr3.notify import wiring as oadr3_notify
 from gateway.oadr3.wiring import setup_oadr3
+from gateway.oadr20a.endpoint import Vtn20aEndpoint
 from gateway.oadr20b.codec import Encoder
 from gateway.oadr20b.config import VtnConfig
 from gateway.oadr20b.endpoint import VtnEndpoint
@@ -222,7 +223,15 @@ def build_vtn(settings: Settings, services: Services, metrics: GatewayMetrics | 
         tolerant=config.tolerant,
         metrics=metrics,
     )
-    return Vtn(endpoint, state, service, signing_key)
+    endpoint_20a = None
+    if settings.vtn_20a_path is not None:
+        endpoint_20a = Vtn20aEndpoint(
+            endpoint, service, state,
+            # 2.0a has no signatures (its security is TLS): refused only where asked for.
+            signatures_required=settings.vtn_require_signatures is True,
+            max_body_bytes=settings.max_body_bytes, metrics=metrics,
+        )  # fmt: skip
+    return Vtn(endpoint, state, service, signing_key, endpoint_20a)
 
 
 def build_pusher(
@@ -302,6 +311,13 @@ async def _bounded(what: str, closing: Awaitable[object]) -> None:
 
 async def _vtn_handler(request: web.Request) -> web.StreamResponse:
     return await request.app[VTN].endpoint.handle(request)
+
+
+async def _vtn_20a_handler(request: web.Request) -> web.StreamResponse:
+    endpoint = request.app[VTN].endpoint_20a
+    if endpoint is None:  # the VTN is built at start-up: not yet, or 2.0a is off
+        raise web.HTTPNotFound(text="OpenADR 2.0a is not served here")
+    return await endpoint.handle(request)
 
 
 def build_app(
@@ -390,4 +406,6 @@ def build_app(
     if settings.vtn_enabled and settings.vtn_port is None:
         path = f"{settings.vtn_path_prefix.rstrip('/')}/{{service}}"
         app.router.add_post(path, _vtn_handler)
+        if settings.vtn_20a_path is not None:
+            app.router.add_post(settings.vtn_20a_path, _vtn_20a_handler)
     return app

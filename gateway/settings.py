@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     vtn_id: str = Field(default="oadr-gateway", min_length=1, max_length=128)
     vtn_port: int | None = Field(default=None, ge=1, le=65535)
     vtn_path_prefix: str = Field(default="/OpenADR2/Simple/2.0b", pattern=r"^/[A-Za-z0-9/._-]*$")
+    # OpenADR 2.0a VENs (EiEvent, pull) are served here, beside 2.0b; null: not served.
+    vtn_20a_path: str | None = Field(
+        default="/OpenADR2/Simple/EiEvent", pattern=r"^/[A-Za-z0-9/._-]*[A-Za-z0-9._-]$"
+    )
     open_enrollment: bool = False
     vtn_poll_interval_seconds: float = Field(default=10.0, ge=1.0, le=86_400)
     vtn_near_minutes: float = Field(default=60.0, ge=0, le=1440)
@@ -204,6 +208,16 @@ class Settings(BaseSettings):
         secret = self.oadr3_token_secret
         if secret is not None and len(secret.get_secret_value()) < 32:
             raise ValueError("oadr3_token_secret: must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _check_20a_path(self) -> Settings:
+        if self.vtn_20a_path is not None and (
+            self.vtn_20a_path.rpartition("/")[0] == self.vtn_path_prefix.rstrip("/")
+        ):
+            raise ValueError(
+                f"vtn_20a_path {self.vtn_20a_path} would be a 2.0b service of vtn_path_prefix"
+            )
         return self
 
     @model_validator(mode="after")

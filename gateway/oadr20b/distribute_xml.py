@@ -53,21 +53,21 @@ def _get(value: Any, name: str) -> Any:
     return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
 
 
-def _text(value: object) -> str:
+def char_data(value: object) -> str:
     """Character data: None is empty (the schema takes an empty ID), the rest as ``str``."""
     return "" if value is None else escape(str(value))
 
 
 @lru_cache(maxsize=4096)  # the same starts and creation times go to every VEN
-def _when(value: datetime) -> str:
+def time_text(value: datetime) -> str:
     return str(utils.datetimeformat(value))
 
 
-def _span(value: timedelta) -> str:
+def duration_text(value: timedelta) -> str:
     return str(utils.timedeltaformat(value))
 
 
-def _boolean(value: object) -> str:
+def boolean_text(value: object) -> str:
     return str(utils.booleanformat(value))
 
 
@@ -78,14 +78,14 @@ def render_distribute(payload: Mapping[str, Any], baselines: Mapping[str, EventB
     response = payload.get("response")
     if response is not None:
         out += (
-            "<ei:eiResponse><ei:responseCode>", _text(_get(response, "response_code")),
+            "<ei:eiResponse><ei:responseCode>", char_data(_get(response, "response_code")),
             "</ei:responseCode><ei:responseDescription>",
-            _text(_get(response, "response_description")), "</ei:responseDescription>",
-            _REQUEST_ID, _text(_get(response, "request_id")), "</requestID></ei:eiResponse>",
+            char_data(_get(response, "response_description")), "</ei:responseDescription>",
+            _REQUEST_ID, char_data(_get(response, "request_id")), "</requestID></ei:eiResponse>",
         )  # fmt: skip
     out += (
-        _REQUEST_ID, _text(payload.get("request_id")), "</requestID><ei:vtnID>",
-        _text(payload.get("vtn_id")), "</ei:vtnID>",
+        _REQUEST_ID, char_data(payload.get("request_id")), "</requestID><ei:vtnID>",
+        char_data(payload.get("vtn_id")), "</ei:vtnID>",
     )  # fmt: skip
     for event in payload.get("events") or ():
         _event(out, event, baselines)
@@ -117,49 +117,49 @@ def _event(out: list[str], event: Any, baselines: Mapping[str, EventBaseline]) -
 
 def _descriptor(out: list[str], descriptor: Any) -> None:
     out += (
-        "<ei:eventDescriptor><ei:eventID>", _text(_get(descriptor, "event_id")),
+        "<ei:eventDescriptor><ei:eventID>", char_data(_get(descriptor, "event_id")),
         "</ei:eventID><ei:modificationNumber>",
-        _text(_get(descriptor, "modification_number")), "</ei:modificationNumber>",
+        char_data(_get(descriptor, "modification_number")), "</ei:modificationNumber>",
     )  # fmt: skip
     modified = _get(descriptor, "modification_date_time")
     if modified is not None:
-        out += ("<ei:modificationDateTime>", _when(modified), "</ei:modificationDateTime>")
+        out += ("<ei:modificationDateTime>", time_text(modified), "</ei:modificationDateTime>")
     reason = _get(descriptor, "modification_reason")
     if reason is not None:
-        out += ("<ei:modificationReason>", _text(reason), "</ei:modificationReason>")
+        out += ("<ei:modificationReason>", char_data(reason), "</ei:modificationReason>")
     priority = _get(descriptor, "priority")
     if priority is not None:
-        out += ("<ei:priority>", _text(priority), "</ei:priority>")
+        out += ("<ei:priority>", char_data(priority), "</ei:priority>")
     out += (
         f'<ei:eiMarketContext><marketContext xmlns="{_EMIX}">',
-        _text(_get(descriptor, "market_context")),
+        char_data(_get(descriptor, "market_context")),
         "</marketContext></ei:eiMarketContext><ei:createdDateTime>",
-        _when(_get(descriptor, "created_date_time")), "</ei:createdDateTime><ei:eventStatus>",
-        _text(_get(descriptor, "event_status")), "</ei:eventStatus>",
+        time_text(_get(descriptor, "created_date_time")), "</ei:createdDateTime><ei:eventStatus>",
+        char_data(_get(descriptor, "event_status")), "</ei:eventStatus>",
     )  # fmt: skip
     test = _get(descriptor, "test_event")
     if test is not None:
-        out += ("<ei:testEvent>", _boolean(test), "</ei:testEvent>")
+        out += ("<ei:testEvent>", boolean_text(test), "</ei:testEvent>")
     comment = _get(descriptor, "vtn_comment")
     if comment is not None:
-        out += ("<ei:vtnComment>", _text(comment), "</ei:vtnComment>")
+        out += ("<ei:vtnComment>", char_data(comment), "</ei:vtnComment>")
     out.append("</ei:eventDescriptor>")
 
 
 def _active_period(out: list[str], period: Any) -> None:
     out += (
         f'<ei:eiActivePeriod><properties xmlns="{_XCAL}"><dtstart><date-time>',
-        _when(_get(period, "dtstart")), "</date-time></dtstart><duration><duration>",
-        _span(_get(period, "duration")), "</duration></duration>",
+        time_text(_get(period, "dtstart")), "</date-time></dtstart><duration><duration>",
+        duration_text(_get(period, "duration")), "</duration></duration>",
     )  # fmt: skip
     tolerance = _get(period, "tolerance")
     if tolerance:
-        out += ("<tolerance><tolerate><startafter>", _span(_get(tolerance, "startafter")),
+        out += ("<tolerance><tolerate><startafter>", duration_text(_get(tolerance, "startafter")),
                 "</startafter></tolerate></tolerance>")  # fmt: skip
     for field, tag in _PERIODS:
         span = _get(period, field)
         if span:
-            out += (f"<ei:{tag}><duration>", _span(span), f"</duration></ei:{tag}>")
+            out += (f"<ei:{tag}><duration>", duration_text(span), f"</duration></ei:{tag}>")
     out.append(f'</properties><components xmlns="{_XCAL}"/></ei:eiActivePeriod>')
 
 
@@ -169,29 +169,29 @@ def _signal(out: list[str], signal: Any) -> None:
         out.append("<ei:interval>")
         start = _get(interval, "dtstart")
         if start is not None:
-            out += ("<xcal:dtstart><xcal:date-time>", _when(start),
+            out += ("<xcal:dtstart><xcal:date-time>", time_text(start),
                     "</xcal:date-time></xcal:dtstart>")  # fmt: skip
         duration = _get(interval, "duration")
         if duration is not None:
-            out += ("<xcal:duration><xcal:duration>", _span(duration),
+            out += ("<xcal:duration><xcal:duration>", duration_text(duration),
                     "</xcal:duration></xcal:duration>")  # fmt: skip
         out += (
             f'<uid xmlns="{_XCAL}"><text>{uid}</text></uid>',
             "<ei:signalPayload><ei:payloadFloat><ei:value>",
-            _text(_get(interval, "signal_payload")),
+            char_data(_get(interval, "signal_payload")),
             "</ei:value></ei:payloadFloat></ei:signalPayload></ei:interval>",
         )
     out += (
-        "</strm:intervals><ei:signalName>", _text(_get(signal, "signal_name")),
-        "</ei:signalName><ei:signalType>", _text(_get(signal, "signal_type")),
-        "</ei:signalType><ei:signalID>", _text(_get(signal, "signal_id")), "</ei:signalID>",
+        "</strm:intervals><ei:signalName>", char_data(_get(signal, "signal_name")),
+        "</ei:signalName><ei:signalType>", char_data(_get(signal, "signal_type")),
+        "</ei:signalType><ei:signalID>", char_data(_get(signal, "signal_id")), "</ei:signalID>",
     )  # fmt: skip
     measurement = _get(signal, "measurement")
     if measurement is not None:
         _measurement(out, measurement)
     current = _get(signal, "current_value")
     if current is not None:
-        out += ("<ei:currentValue><ei:payloadFloat><ei:value>", _text(current),
+        out += ("<ei:currentValue><ei:payloadFloat><ei:value>", char_data(current),
                 "</ei:value></ei:payloadFloat></ei:currentValue>")  # fmt: skip
     out.append("</ei:eiEventSignal>")
 
@@ -205,20 +205,21 @@ def _measurement(out: list[str], measurement: Any) -> None:
     tag = f"{ns}:{name}"
     out += (
         f'<{tag} xmlns:scale="{_SCALE}" xmlns:power="{_POWER}"><{ns}:itemDescription>',
-        _text(_get(measurement, "description")), f"</{ns}:itemDescription><{ns}:itemUnits>",
-        _text(_get(measurement, "unit")), f"</{ns}:itemUnits>",
+        char_data(_get(measurement, "description")), f"</{ns}:itemDescription><{ns}:itemUnits>",
+        char_data(_get(measurement, "unit")), f"</{ns}:itemUnits>",
     )  # fmt: skip
     pulse_factor = _get(measurement, "pulse_factor")
     if pulse_factor:
-        out += ("<oadr:pulseFactor>", _text(pulse_factor), "</oadr:pulseFactor>")
+        out += ("<oadr:pulseFactor>", char_data(pulse_factor), "</oadr:pulseFactor>")
     else:
-        out += ("<scale:siScaleCode>", _text(_get(measurement, "scale")), "</scale:siScaleCode>")
+        scale = char_data(_get(measurement, "scale"))
+        out += ("<scale:siScaleCode>", scale, "</scale:siScaleCode>")
     power = _get(measurement, "power_attributes")
     if power:
         out += (
-            "<power:powerAttributes><power:hertz>", _text(_get(power, "hertz")),
-            "</power:hertz><power:voltage>", _text(_get(power, "voltage")),
-            "</power:voltage><power:ac>", _boolean(_get(power, "ac")),
+            "<power:powerAttributes><power:hertz>", char_data(_get(power, "hertz")),
+            "</power:hertz><power:voltage>", char_data(_get(power, "voltage")),
+            "</power:voltage><power:ac>", boolean_text(_get(power, "ac")),
             "</power:ac></power:powerAttributes>",
         )  # fmt: skip
     out.append(f"</{tag}>")
@@ -234,7 +235,7 @@ def _targets(out: list[str], targets: Any) -> None:
         for target in targets:
             value = _get(target, field)
             if value:
-                out += (f"<ei:{tag}>", _text(value), f"</ei:{tag}>")
+                out += (f"<ei:{tag}>", char_data(value), f"</ei:{tag}>")
     out.append("</ei:eiTarget>")
 
 
@@ -245,18 +246,19 @@ def _baseline(out: list[str], found: EventBaseline) -> None:
     total = sum((i.duration for i in baseline.intervals), timedelta())
     out += (
         f'<ei:eiEventBaseline xmlns:xcal="{_XCAL}" xmlns:strm="{_STRM}">'
-        "<xcal:dtstart><xcal:date-time>", _when(baseline.start),
-        "</xcal:date-time></xcal:dtstart><xcal:duration><xcal:duration>", _span(total),
+        "<xcal:dtstart><xcal:date-time>", time_text(baseline.start),
+        "</xcal:date-time></xcal:dtstart><xcal:duration><xcal:duration>", duration_text(total),
         "</xcal:duration></xcal:duration><strm:intervals>",
     )  # fmt: skip
     for uid, interval in enumerate(baseline.intervals):
         out += (
-            "<ei:interval><xcal:duration><xcal:duration>", _span(interval.duration),
+            "<ei:interval><xcal:duration><xcal:duration>", duration_text(interval.duration),
             f"</xcal:duration></xcal:duration><xcal:uid><xcal:text>{uid}</xcal:text></xcal:uid>"
             "<ei:signalPayload><ei:payloadFloat><ei:value>", repr(float(interval.value)),
             "</ei:value></ei:payloadFloat></ei:signalPayload></ei:interval>",
         )  # fmt: skip
-    out += ("</strm:intervals><ei:baselineID>", _text(found.baseline_id), "</ei:baselineID>")
+    out += ("</strm:intervals><ei:baselineID>", char_data(found.baseline_id), "</ei:baselineID>")
     for resource_id in found.resource_ids:
-        out += ("<ei:resourceID>", _text(resource_id), "</ei:resourceID>")
-    out += ("<ei:baselineName>", _text(baseline.name), "</ei:baselineName></ei:eiEventBaseline>")
+        out += ("<ei:resourceID>", char_data(resource_id), "</ei:resourceID>")
+    name = char_data(baseline.name)
+    out += ("<ei:baselineName>", name, "</ei:baselineName></ei:eiEventBaseline>")

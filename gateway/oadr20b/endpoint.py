@@ -51,7 +51,7 @@ XML_TYPES = ("application/xml", "text/xml")
 
 
 @dataclass
-class _Outcome:
+class Outcome:
     """What one request was and how it was answered, for the metrics and the message log."""
 
     message_type: str | None = None
@@ -97,16 +97,16 @@ class VtnEndpoint:
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         service = request.match_info.get("service", "")
-        outcome = _Outcome()
+        outcome = Outcome()
         response = await self._answer(request, service, outcome)
         if self._metrics is not None:
             code = outcome.code if response.status == 200 else response.status
             seconds = time.perf_counter() - started
             self._metrics.vtn_message(service, outcome.message_type, code, seconds)
-        self._log(outcome, response.status)
+        self.log_exchange(outcome, response.status)
         return response
 
-    def _log(self, outcome: _Outcome, status: int) -> None:
+    def log_exchange(self, outcome: Outcome, status: int) -> None:
         """Note the exchange in the VEN's message log (a VEN this process knows only: a
         stranger's venID gets no list)."""
         ven_id = outcome.ven_id
@@ -124,13 +124,13 @@ class VtnEndpoint:
                            outcome.code, outcome.description)  # fmt: skip
         self._state.messages.record(ven_id, sent, answer)
 
-    async def _answer(self, request: web.Request, service: str, outcome: _Outcome) -> web.Response:
+    async def _answer(self, request: web.Request, service: str, outcome: Outcome) -> web.Response:
         if service not in SERVICE_MESSAGES:
             return web.Response(status=404, text=f"no OpenADR service {service!r} here")
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in XML_TYPES:
             return web.Response(status=415, text="Content-Type must be application/xml")
-        body = await _read_body(request, self._max_body)
+        body = await read_body(request, self._max_body)
         if body is None:
             return web.Response(status=413, text=f"body larger than {self._max_body} bytes")
         incoming: Incoming | None = None
@@ -182,7 +182,7 @@ class VtnEndpoint:
 
     async def _dispatch(self, request: web.Request, incoming: Incoming) -> Reply:
         payload = incoming.payload
-        caller = self._caller(request)
+        caller = self.caller(request)
         vtn_id = payload.get("vtn_id")
         if vtn_id is not None and vtn_id != self.vtn_id:
             raise OadrError(StatusCode.INVALID_ID, f"vtnID {vtn_id} is not this VTN's")
@@ -232,13 +232,13 @@ class VtnEndpoint:
         """Record the error an oadrResponse reports, once its VEN is authenticated; from
         anyone else it changes nothing (and, being an answer, is answered with nothing)."""
         try:
-            ven = await self._authenticated(incoming, self._caller(request))
+            ven = await self._authenticated(incoming, self.caller(request))
         except OadrError as err:
             logger.info("VTN ignored an error oadrResponse: %d %s", err.code, err)
             return
         await self._service.events.error_response(ven, incoming.payload)
 
-    def _caller(self, request: web.Request) -> Caller:
+    def caller(self, request: web.Request) -> Caller:
         caller = Caller(self._fingerprint(request))
         if (self._tls or self._header) and caller.fingerprint is None:
             raise OadrError(
@@ -267,7 +267,7 @@ class VtnEndpoint:
                 StatusCode.NOT_REGISTERED_OR_AUTHORIZED, "messages to this VTN must be signed"
             )
 
-    def _error(self, err: OadrError, incoming: Incoming | None, outcome: _Outcome) -> web.Response:
+    def _error(self, err: OadrError, incoming: Incoming | None, outcome: Outcome) -> web.Response:
         message_type = err.message_type or (incoming.message_type if incoming else None)
         payload: dict[str, Any] = incoming.payload if incoming else {}
         request_id = err.request_id or _request_id(payload)
@@ -344,7 +344,7 @@ def error_reply(
     return "oadrResponse", {"response": response, "ven_id": ven_id or ""}
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
+async def read_body(request: web.Request, limit: int) -> bytes | None:
     """The whole body, or None once it grows past ``limit`` (a read returns what has
     arrived so far, so a body that came in several TCP segments takes several reads)."""
     if request.content_length is not None and request.content_length > limit:
@@ -370,10 +370,12 @@ def _request_id(payload: dict[str, Any]) -> str | None:
     return _str(value)
 
 
-__all__ = ["SERVICE_MESSAGES", "VtnEndpoint", "error_reply", "ok"]
+__all__ = [
+    "SERVICE_MESSAGES", "XML_TYPES", "Outcome", "VtnEndpoint", "error_reply", "ok", "read_body",
+]  # fmt: skip
 
 
-def _note_ven_response(payload: dict[str, Any], outcome: _Outcome) -> None:
+def _note_ven_response(payload: dict[str, Any], outcome: Outcome) -> None:
     """The code and description an oadrResponse from the VEN carries, for its message log."""
     code, description = response_of(payload)
     outcome.ven_code = int(StatusCode.OK) if code is None else code

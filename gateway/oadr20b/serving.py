@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.oadr20a.endpoint import Vtn20aEndpoint
 from gateway.oadr20b.endpoint import VtnEndpoint
 from gateway.oadr20b.service import VtnService
 from gateway.oadr20b.signing import SigningKey
@@ -30,6 +31,7 @@ class Vtn:
     state: VtnState
     service: VtnService
     signing_key: SigningKey | None
+    endpoint_20a: Vtn20aEndpoint | None = None  # 2.0a VENs, at ``vtn_20a_path``
     runner: web.AppRunner | None = None
 
     async def start(self, supervisor: TaskSupervisor) -> None:
@@ -50,6 +52,8 @@ class Vtn:
         app.router.add_post(
             f"{settings.vtn_path_prefix.rstrip('/')}/{{service}}", self.endpoint.handle
         )
+        if self.endpoint_20a is not None and settings.vtn_20a_path is not None:
+            app.router.add_post(settings.vtn_20a_path, self.endpoint_20a.handle)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=VTN_SHUTDOWN_SECONDS)
         await self.runner.setup()
         context = tls_context(settings)

@@ -8,17 +8,19 @@ at the end."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from tests.oadr20a.peer import Ven20a
 from tests.oadr20b import messages
 from tests.oadr20b.answers import Answer
 from tests.oadr20b.cert.site import active_period_text, price, simple
 from tests.oadr20b.messages import EventReply
-from tests.push.conftest import PushSite
+from tests.push.conftest import VTN_PATH, PushSite
 from tests.push.ven import Pushed, PushVen
 
 PENDING = ("far", "near")
@@ -581,6 +583,31 @@ async def test_G0_9010_price_event_published_and_modified(push_site: PushSite) -
     assert second.event(event_id).signal("ELECTRICITY_PRICE").intervals[0].values == (3.14,)
     assert (await ven.raw.answer_events(second)).code == 200
     assert ven.problems == []
+
+
+async def test_G0_9020_a_20a_ven_beside_a_20b_push_ven(push_site: PushSite) -> None:
+    """=G1_4020 with the B side in push mode: a 2.0b push-mode VEN is pushed its event while a
+    2.0a VEN (pull: the A profile's VENs ask for their events; it has no registration to give
+    a push address) asks for its own at the 2.0a path and answers it; neither disturbs the
+    other."""
+    b_side, b_devices = await push_site.push_ven()
+    name = f"a20-{uuid.uuid4().hex[:8]}"
+    await push_site.api.post("/api/vens", {"name": name, "ven_id": name}, status=201)
+    await push_site.api.device(f"{name}-d", ven_id=name, resource_id=f"{name}-r")
+    both = await push_site.api.invite([b_devices[0], f"{name}-d"], event_time=_at(push_site, 10))
+    event_id = both["id"]
+    pushed = (await b_side.wait_for(DISTRIBUTE)).answer
+    assert [e.event_id for e in pushed.events] == [event_id]
+    url = str(push_site.client.make_url(VTN_PATH)).removesuffix("/2.0b") + "/EiEvent"
+    a_side = Ven20a(b_side.raw.session, url, name)
+    assert (await a_side.request_event()).event_ids() == [event_id]
+    assert (await a_side.created_event([(event_id, 0, "optIn")])).code == 200
+    assert (await b_side.raw.answer_events(pushed)).code == 200
+    view = await push_site.api.get(f"/api/invitations/{event_id}")
+    assert {a["device_id"]: a["answer"] for a in view["answers"]} == {
+        b_devices[0]: "YES", f"{name}-d": "YES",
+    }  # fmt: skip
+    assert b_side.problems == []
 
 
 # --- found on the way: not cases of their own -------------------------------------------------

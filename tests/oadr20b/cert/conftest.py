@@ -30,7 +30,7 @@ TLS_VENS = 8
 
 
 @contextlib.asynccontextmanager
-async def _gateway(root: Path, tls: bool) -> AsyncIterator[CertGateway]:
+async def cert_gateway(root: Path, tls: bool, **overrides: Any) -> AsyncIterator[CertGateway]:
     prefix = f"test:cert:{uuid.uuid4().hex[:12]}:"
     vtn: dict[str, Any] = {}
     pki = None
@@ -47,6 +47,7 @@ async def _gateway(root: Path, tls: bool) -> AsyncIterator[CertGateway]:
         admin_token=ADMIN_TOKEN,
         flexibility_snapshot_interval_seconds=0,
         **vtn,
+        **overrides,
     )
     clock = MutableClock()
     app = build_app(settings, admin_token=ADMIN_TOKEN, clock=clock, run_workers=False)
@@ -73,11 +74,11 @@ async def _gateway(root: Path, tls: bool) -> AsyncIterator[CertGateway]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CertGateway]:
-    async with _gateway(tmp_path_factory.mktemp("cert"), tls=False) as site:
+    async with cert_gateway(tmp_path_factory.mktemp("cert"), tls=False) as site:
         yield site
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tls_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CertGateway]:
-    async with _gateway(tmp_path_factory.mktemp("cert-tls"), tls=True) as site:
+    async with cert_gateway(tmp_path_factory.mktemp("cert-tls"), tls=True) as site:
         yield site
