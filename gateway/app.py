@@ -268,10 +268,9 @@ def build_pusher(
     tls = ClientTls(cert, key, ca) if cert and key and ca else None
     client = PushClient(tls, settings.vtn_push_timeout_seconds, settings.vtn_push_concurrency)
     pusher = Pusher(
-        store, vtn.state, messages, client, vtn.service.config, config, services.clock,
-        services.redis, settings.redis_prefix, metrics,
+        store, vtn.state, messages, client, vtn.service.config, config, services.clock, metrics,
     )  # fmt: skip
-    services.publisher.on_published.append(pusher.published)
+    vtn.state.on_change(pusher.concerned)
     return pusher
 
 
@@ -372,7 +371,6 @@ def build_app(
                 if settings.vtn_push_enabled:
                     pusher = build_pusher(settings, services, vtn, metrics_of(app))
                     app[PUSHER] = pusher
-                    supervisor.start(pusher.listen(supervisor.stopping), "push-changes")
                     supervisor.start(run_pusher(pusher, supervisor.stopping), "push")
             if settings.upstream is not None:
                 upstream = build_upstream(settings.upstream, services)

@@ -103,7 +103,7 @@ class Vtn20aEndpoint:
         payload = incoming.payload
         if incoming.message_type == "oadrRequestEvent":
             _, reply = await self._service.events.request_event(ven, payload)
-            events = reply.get("events") or []
+            events = [e.event for e in reply.get("events") or []]
             outcome.answer_type = "oadrDistributeEvent"
             outcome.answer_request_id = _str(reply.get("request_id"))
             if len(listed(events)) < len(events):

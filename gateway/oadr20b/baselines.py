@@ -3,7 +3,6 @@ writes it as the last of the event's eiEventSignals)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.domain.signals import Baseline
@@ -16,14 +15,3 @@ class EventBaseline:
     baseline_id: str
     baseline: Baseline
     resource_ids: tuple[str, ...]
-
-
-def baselines_of(
-    events: Sequence[tuple[str, Baseline | None, tuple[str, ...]]],
-) -> dict[str, EventBaseline]:
-    """The baselines of (eventID, baseline, resourceIDs) triples that have one."""
-    return {
-        event_id: EventBaseline(f"{event_id}-baseline", baseline, resources)
-        for event_id, baseline, resources in events
-        if baseline is not None
-    }

@@ -13,6 +13,7 @@ names and comments can come from a VEN or an operator.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -20,6 +21,7 @@ from xml.sax.saxutils import escape
 
 from openleadr import enums, utils
 
+from gateway.oadr20b import event_parts as parts
 from gateway.oadr20b.baselines import EventBaseline
 
 _OADR = "http://openadr.org/oadr-2.0b/2012/07"
@@ -48,6 +50,35 @@ _PERIODS = (
 )
 
 
+# Where an EventOut's modificationDateTime goes, written at each send. Never in character data
+# ("<" is escaped there), so it can only be this.
+_SENT_AT = "<oadr-gateway:sent-at/>"
+
+
+@dataclass(slots=True)
+class EventOut:
+    """An oadrEvent to send: its parts and baseline, and its text once written (kept with
+    it: the same event goes out unchanged in every distribute until it changes). Its
+    modificationDateTime is the distribute's ``sent_at``."""
+
+    event: parts.Event
+    baseline: EventBaseline | None
+    text: tuple[str, str] | None = None  # before and after its modificationDateTime
+
+    def written(self) -> tuple[str, str]:
+        if self.text is None:
+            out: list[str] = []
+            baselines = {} if self.baseline is None else {self.event_id: self.baseline}
+            _event(out, self.event, baselines, sent_at_here=True)
+            before, _, after = "".join(out).partition(_SENT_AT)
+            self.text = (before, after)
+        return self.text
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_descriptor.event_id
+
+
 def _get(value: Any, name: str) -> Any:
     """A field of an openleadr object or of its dict form (both reach the encoder)."""
     return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
@@ -73,7 +104,8 @@ def boolean_text(value: object) -> str:
 
 def render_distribute(payload: Mapping[str, Any], baselines: Mapping[str, EventBaseline]) -> str:
     """The oadrSignedObject of an oadrDistributeEvent: ``response`` (optional),
-    ``request_id``, ``vtn_id`` and ``events`` (openleadr Events), each with its baseline."""
+    ``request_id``, ``vtn_id`` and ``events`` (``EventOut``s, whose modificationDateTime is
+    ``sent_at``; or openleadr Events, each with its baseline in ``baselines``)."""
     out = [_HEAD]
     response = payload.get("response")
     if response is not None:
@@ -87,16 +119,27 @@ def render_distribute(payload: Mapping[str, Any], baselines: Mapping[str, EventB
         _REQUEST_ID, char_data(payload.get("request_id")), "</requestID><ei:vtnID>",
         char_data(payload.get("vtn_id")), "</ei:vtnID>",
     )  # fmt: skip
+    sent_at = payload.get("sent_at")
+    sent = "" if sent_at is None else (
+        f"<ei:modificationDateTime>{time_text(sent_at)}</ei:modificationDateTime>"
+    )  # fmt: skip
     for event in payload.get("events") or ():
-        _event(out, event, baselines)
+        if isinstance(event, EventOut):
+            before, after = event.written()
+            out += (before, sent, after)
+        else:
+            _event(out, event, baselines)
     out.append(_TAIL)
     return "".join(out)
 
 
-def _event(out: list[str], event: Any, baselines: Mapping[str, EventBaseline]) -> None:
+def _event(
+    out: list[str], event: Any, baselines: Mapping[str, EventBaseline], *,
+    sent_at_here: bool = False,
+) -> None:  # fmt: skip
     descriptor = _get(event, "event_descriptor")
     out.append("<oadr:oadrEvent><ei:eiEvent>")
-    _descriptor(out, descriptor)
+    _descriptor(out, descriptor, sent_at_here)
     _active_period(out, _get(event, "active_period"))
     out.append("<ei:eiEventSignals>")
     for signal in _get(event, "event_signals") or ():
@@ -115,14 +158,16 @@ def _event(out: list[str], event: Any, baselines: Mapping[str, EventBaseline]) -
             "</oadr:oadrResponseRequired></oadr:oadrEvent>")  # fmt: skip
 
 
-def _descriptor(out: list[str], descriptor: Any) -> None:
+def _descriptor(out: list[str], descriptor: Any, sent_at_here: bool) -> None:
     out += (
         "<ei:eventDescriptor><ei:eventID>", char_data(_get(descriptor, "event_id")),
         "</ei:eventID><ei:modificationNumber>",
         char_data(_get(descriptor, "modification_number")), "</ei:modificationNumber>",
     )  # fmt: skip
     modified = _get(descriptor, "modification_date_time")
-    if modified is not None:
+    if sent_at_here:
+        out.append(_SENT_AT)
+    elif modified is not None:
         out += ("<ei:modificationDateTime>", time_text(modified), "</ei:modificationDateTime>")
     reason = _get(descriptor, "modification_reason")
     if reason is not None:

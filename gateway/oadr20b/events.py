@@ -8,7 +8,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.domain.invitations import Answer
 from gateway.oadr20b.config import VtnConfig
-from gateway.oadr20b.distribute import distribute_to
+from gateway.oadr20b.distribute import EventsOut, distribute_to
 from gateway.oadr20b.errors import OadrError, StatusCode
 from gateway.oadr20b.mapping import (
     OadrEvent,
@@ -45,6 +45,7 @@ class EventHandlers:
         self._vens = vens
         self._errors = errors
         self._clock = clock
+        self._events_out = EventsOut(config)
 
     # --- polls and distributes ------------------------------------------------------------
     async def poll(self, ven: VenState, payload: dict[str, Any]) -> Reply:
@@ -92,7 +93,7 @@ class EventHandlers:
         current: dict[str, list[object]],
         request_id: str | None,
     ) -> tuple[Reply, Told]:
-        made = distribute_to(ven, shown, current, request_id, self._clock.now(), self._config)
+        made = distribute_to(ven, shown, current, request_id, self._clock.now(), self._events_out)
         return made.reply, Told(ven.record.ven_id, made.delivered, made.note)
 
     def distribute(self, ven: VenState) -> tuple[Reply, Told]:

@@ -224,7 +224,6 @@ def oadr_event(event: OadrEvent, now: datetime, config: VtnConfig) -> parts.Even
             market_context=program.market_context,
             event_status=status.value,
             created_date_time=event.created_at,
-            modification_date_time=now,
             priority=event.priority,
             test_event=program.test_events,
         ),

@@ -20,7 +20,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -94,6 +94,8 @@ class VtnState:
         self._told: set[str] = set()  # told of their events, not yet announced
         self._telling: asyncio.Task[None] | None = None
         self.messages = MessageLog(redis, prefix, clock)
+        # Told of the VENs made stale (None: anyone may be), once the entries are marked.
+        self._listeners: list[Callable[[Collection[str] | None], None]] = []
 
     # --- reads ----------------------------------------------------------------------------
     async def get(self, ven_id: str) -> VenState | None:
@@ -129,7 +131,17 @@ class VtnState:
         if snapshot is None:
             self._entries.pop(ven_id, None)
             return None
-        return self._keep(ven_id, snapshot, generation)
+        newer = self._newer(ven_id, generation)
+        return newer or self._keep(ven_id, snapshot, generation)
+
+    def _newer(self, ven_id: str, generation: int) -> VenState | None:
+        """The VEN's entry, when it was made fresh while a read that began at ``generation``
+        was under way (``delivered``): what that read found is older, and must not replace
+        it."""
+        if generation == self._current(ven_id):
+            return None
+        entry = self._entries.get(ven_id)
+        return entry if entry is not None and self._fresh(entry) else None
 
     def _keep(self, ven_id: str, snapshot: VenSnapshot, generation: int) -> VenState:
         entry = VenState(
@@ -156,13 +168,30 @@ class VtnState:
         for ven_id in [v for v in self._entries if v not in snapshots]:
             del self._entries[ven_id]
         for ven_id, snapshot in snapshots.items():
-            self._keep(ven_id, snapshot, generation + versions.get(ven_id, 0))
+            read_at = generation + versions.get(ven_id, 0)
+            if self._newer(ven_id, read_at) is None:
+                self._keep(ven_id, snapshot, read_at)
 
     # --- invalidation ---------------------------------------------------------------------
+    def on_change(self, listener: Callable[[Collection[str] | None], None]) -> None:
+        """Call ``listener`` with the VENs each change made stale here (None: anyone may
+        be), once their entries are marked (the push sender, which reads them next: it
+        follows the same feed through this state, never ahead of it)."""
+        self._listeners.append(listener)
+
+    def _notify(self, ven_ids: Collection[str] | None) -> None:
+        for listener in self._listeners:
+            listener(ven_ids)
+
     def invalidate(self, ven_id: str | None = None) -> None:
         if ven_id is not None:
             self._ven_generation[ven_id] = self._ven_generation.get(ven_id, 0) + 1
+            self._notify((ven_id,))
             return
+        self._reload_everyone()
+        self._notify(None)
+
+    def _reload_everyone(self) -> None:
         self._generation += 1
         if self._bulk is None or self._bulk.done():
             self._bulk = asyncio.get_running_loop().create_task(self._bulk_load())
@@ -192,10 +221,12 @@ class VtnState:
         if len(many) >= max(BULK_RELOAD_MIN_VENS, len(self._entries) // 4):
             # One read of everyone costs less than a reload per VEN on each one's next poll
             # (a thousand VENs of one invitation queued their polls behind each other's reads).
-            self.invalidate()
-            return
-        for ven_id in many:
-            self.invalidate(ven_id)
+            self._reload_everyone()
+        else:
+            for ven_id in many:
+                self._ven_generation[ven_id] = self._ven_generation.get(ven_id, 0) + 1
+        if many:
+            self._notify(many)
 
     async def forget(self, ven_id: str) -> None:
         """The VEN was deleted: its entry and message log go (so the answer that ended it is
@@ -220,10 +251,13 @@ class VtnState:
         message with the other VENs told in the same turn of the loop: a push to a thousand
         VENs announced each one on its own)."""
         entry = self._entries.get(ven_id)
+        fresh = entry is not None and self._fresh(entry)
+        # A read of the VEN under way began before this was stored: it is older now.
+        self._ven_generation[ven_id] = self._ven_generation.get(ven_id, 0) + 1
         if entry is not None:
             entry.record = replace(entry.record, delivered=delivered)
-        else:
-            self.invalidate(ven_id)
+            if fresh:
+                entry.generation = self._current(ven_id)
         self._told.add(ven_id)
         if self._telling is None or self._telling.done():
             self._telling = asyncio.get_running_loop().create_task(self._tell())

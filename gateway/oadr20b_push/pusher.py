@@ -1,9 +1,11 @@
 """The push loop of one gateway process: the change feed fills the outboxes of the push-mode
 VENs it concerns, and a sender per VEN (one process at a time, by lease) delivers them.
 
-Filling reuses the pull VTN's own view of each VEN (its state cache, reloaded from the same
-change feed): a VEN is owed a distribute exactly when its poll would get one, and the
-messages waiting for its poll move to its outbox. A distribute is rendered when sent, with
+Filling reuses the pull VTN's own view of each VEN (its state cache), and hears of changes
+from it (``VtnState.on_change``: the VENs each change made stale, once marked), so it never
+reads a VEN ahead of the feed and never reloads what the state reloads already. A VEN is owed
+a distribute exactly when its poll would get one, and the messages waiting for its poll move
+to its outbox. A distribute is rendered when sent, with
 the VEN's current list, so a VEN that was down gets the latest, once. Delivery is at least
 once and in order: a message is marked delivered only after the VEN's HTTP 200, and the next
 one is not sent before. A failed VEN waits (doubling, capped) before its next attempt, and
@@ -14,16 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-
-from gateway.bus.subscription import follow
 from gateway.clock import Clock
 from gateway.oadr20b.config import VtnConfig
 from gateway.oadr20b.mapping import (
@@ -34,22 +33,22 @@ from gateway.oadr20b.mapping import (
     visible,
 )
 from gateway.oadr20b.message_log import Direction
-from gateway.oadr20b.state import VtnState, announced_vens
+from gateway.oadr20b.state import VtnState
 from gateway.oadr20b_push.acks import AckBatcher
 from gateway.oadr20b_push.addresses import push_url
 from gateway.oadr20b_push.client import PushClient, PushRefused
 from gateway.oadr20b_push.messages import PushMessages
 from gateway.oadr20b_push.outbox import Outgoing, PushStore, Target
 from gateway.observability.metrics import GatewayMetrics
-from gateway.services.ven_facing.changes import changes_channel
 from gateway.supervisor import woken
 
 logger = logging.getLogger(__name__)
 
 # Changes arriving this close together are handled in one round (an invitation to many VENs
-# comes as several messages); the pull VTN's cache hears them in the same time.
+# comes as several messages).
 SETTLE_SECONDS = 0.02
-# With more push-mode VENs than this, a round reloads every VEN in one go, not one by one.
+# With more push-mode VENs than this, a sweep while the change feed is down reloads every VEN
+# in one go, not one by one.
 BULK_RELOAD_VENS = 20
 # The sender looks for messages due (a retry's time come, another process's lease lapsed).
 CLAIM_EVERY_SECONDS = 0.5
@@ -89,8 +88,6 @@ class Pusher:
         vtn: VtnConfig,
         config: PushConfig,
         clock: Clock,
-        redis: Redis,
-        prefix: str,
         metrics: GatewayMetrics | None = None,
         *,
         turns: asyncio.Semaphore | None = None,
@@ -102,8 +99,6 @@ class Pusher:
         self._vtn = vtn
         self.config = config
         self._clock = clock
-        self._redis = redis
-        self._channels = (changes_channel(prefix), f"{prefix}vtn")
         self._metrics = metrics
         self.owner = uuid.uuid4().hex
         self._fill_due = asyncio.Event()
@@ -118,37 +113,13 @@ class Pusher:
         self._acks = AckBatcher(store, self.owner, self._lease, clock, self._turns)
 
     # --- what wakes it --------------------------------------------------------------------
-    def published(self, batch: list[tuple[str, str]]) -> None:
-        """This process's outbox published a change: look at once (``on_published``)."""
-        if any(channel == self._channels[0] for channel, _ in batch):
-            self._dirty_all()
-
-    def _dirty_all(self) -> None:
-        self._everyone = True
+    def concerned(self, ven_ids: Collection[str] | None) -> None:
+        """The VTN state marked these VENs stale (None: anyone): look at them."""
+        if ven_ids is None:
+            self._everyone = True
+        else:
+            self._dirty.update(ven_ids)
         self._fill_due.set()
-
-    def _take(self, channel: str, data: object) -> None:
-        """A change of what VENs must know concerns anyone; one of a VEN's VTN state (its
-        registration, its queued messages, a delivery) concerns that VEN."""
-        if channel != self._channels[1]:
-            self._dirty_all()
-            return
-        try:
-            named = announced_vens(json.loads(data if isinstance(data, (bytes, str)) else b""))
-        except ValueError:
-            named = None
-        if named is None:
-            self._dirty_all()
-            return
-        self._dirty.update(named)
-        self._fill_due.set()
-
-    async def listen(self, stopping: asyncio.Event) -> None:
-        """Every process's changes (and the VTN's own, on ``{prefix}vtn``) wake the filler."""
-        await follow(
-            self._redis, self._channels, self._take, stopping,
-            name="push change feed", on_subscribed=self._dirty_all,  # anything may have changed
-        )  # fmt: skip
 
     # --- filling --------------------------------------------------------------------------
     async def fill_forever(self, stopping: asyncio.Event) -> None:
@@ -172,8 +143,10 @@ class Pusher:
         many messages."""
         # A VEN's own change: its state says whether it is one to push to (no query).
         vens = sorted(only) if only is not None else await self._store.push_vens()
-        if only is None and len(vens) > BULK_RELOAD_VENS:
-            self._state.invalidate()  # one reload of everyone, awaited by ``get``
+        if only is None and not self._state.subscribed and len(vens) > BULK_RELOAD_VENS:
+            # Entries expire while the feed is down: one reload of everyone, not one each.
+            self._state.invalidate()
+        await self._state.settled()  # a reload of everyone under way replaces their entries
         now = self._clock.now()
         near = self._vtn.near_window
         distribute: dict[str, list[OadrEvent]] = {}

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from gateway.app import VTN
 from tests.oadr20b.ven import RawVens, raw_vens
 from tests.support import Api, MutableClock, in_minutes
+from tests.vtn.conftest import eventually
 from tests.vtn.raw_ven import registered
 
 PEAK = {
@@ -209,6 +210,11 @@ async def test_a_program_change_reloads_only_the_vens_it_concerns(
     client: TestClient[Any, Any], api: Api, vens: RawVens, clock: MutableClock
 ) -> None:
     state = client.app[VTN].state
+
+    async def subscribed() -> bool:
+        return state.subscribed
+
+    await eventually(subscribed)  # unsubscribed, its entries expire in 2 s (a loaded machine)
     ven_a = await registered(api, vens, "ven-a", {"a1": "ra1"})
     ven_b = await registered(api, vens, "ven-b", {"b1": "rb1"})
     await peak_with(api, "ven-a", ["a1"])
