@@ -62,6 +62,9 @@ class PushClient:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 timeout=self._timeout,
+                # VENs set no cookies a VTN keeps: the jar's filtering of every request and
+                # response was a tenth of a push's client time.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
