@@ -260,7 +260,6 @@ def build_pusher(
         ),
         services.clock,
         vtn.service.events.distribute,
-        vtn.service.events.note_told,
         signatures_required=settings.vtn_signatures_required,
         tolerant=settings.vtn_schema == "tolerant",
     )

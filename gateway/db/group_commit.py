@@ -33,6 +33,12 @@ class GroupCommit(Generic[Item, Result]):
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
         return await future
 
+    async def settled(self) -> None:
+        """Until the writes under way and queued are done (their results are their
+        submitters')."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.wait([self._flushing])
+
     async def _flush(self) -> None:
         while self._waiting:
             async with self._turns:

@@ -98,9 +98,9 @@ class EventHandlers:
 
     def distribute(self, ven: VenState) -> tuple[Reply, Told]:
         """A push's oadrDistributeEvent (it answers no request) with the VEN's full current
-        list, and what the VEN knows once it has it: ``note_told`` once the VEN took it (a
-        push that fails tells the VEN nothing; were it noted, a VEN back to polling would not
-        be told again)."""
+        list, and what the VEN knows once it has it: kept once the VEN took it, with the
+        delivery (``AckBatcher``; a push that fails tells the VEN nothing: were it kept, a VEN
+        back to polling would not be told again)."""
         now = self._clock.now()
         shown = visible(ven.events, ven.record.delivered, now, self._config.near_window)
         return self._made(ven, shown, snapshot(shown, now, self._config.near_window), None)

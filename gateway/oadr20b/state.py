@@ -56,6 +56,12 @@ class VenState:
     metadata_due: datetime | None = None
 
 
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Its failure is its readers' to hear; none left (cancelled) is no failure to log."""
+    if not task.cancelled():
+        task.exception()
+
+
 def announced_vens(message: object) -> list[str] | None:
     """The VENs a message on ``{prefix}vtn`` names (``ven_id``, or ``ven_ids`` for several);
     None when it names none that can be trusted: then anyone may have changed."""
@@ -87,6 +93,7 @@ class VtnState:
         self._handled: deque[str] = deque(maxlen=SEEN_MESSAGE_IDS)
         self._handled_set: set[str] = set()
         self._bulk: asyncio.Task[None] | None = None
+        self._reloading: dict[str, tuple[int, asyncio.Future[VenState | None]]] = {}
         self._bulk_again = False
         self.subscribed = False
         self.reloads = 0
@@ -108,7 +115,24 @@ class VtnState:
             entry = self._entries.get(ven_id)
             if entry is not None and self._fresh(entry):
                 return entry
-        return await self.reload(ven_id)
+        return await self._reload_once(ven_id)
+
+    async def _reload_once(self, ven_id: str) -> VenState | None:
+        """``reload``, once for every read of the VEN that misses meanwhile (a poll and the push
+        sender reading one VEN at the same time got two entries, the later one replacing what
+        the earlier had been given)."""
+        generation = self._current(ven_id)
+        pending = self._reloading.get(ven_id)
+        if pending is None or pending[0] != generation:
+            task = asyncio.ensure_future(self.reload(ven_id))
+            task.add_done_callback(_retrieved)
+            pending = self._reloading[ven_id] = (generation, task)
+            task.add_done_callback(lambda _: self._reloaded(ven_id, task))
+        return await asyncio.shield(pending[1])
+
+    def _reloaded(self, ven_id: str, task: asyncio.Future[VenState | None]) -> None:
+        if self._reloading.get(ven_id, (0, None))[1] is task:
+            del self._reloading[ven_id]
 
     def known(self, ven_id: str) -> bool:
         """Whether this process holds the VEN (no I/O: for the message log)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.engine import Database
 from gateway.db.group_commit import GroupCommit
@@ -45,9 +46,15 @@ class ToldStore:
 
     async def _write(self, told: Sequence[Told]) -> list[None]:
         async with self._db.write() as session:
-            connection = await session.connection()
-            await connection.execute(
-                _SAVE,
-                [{"told_id": t.ven_id, "told": t.delivered, "told_by": t.distribute} for t in told],
-            )
+            await save_told(session, told)
         return [None] * len(told)
+
+
+async def save_told(session: AsyncSession, told: Sequence[Told]) -> None:
+    """Keep what each of ``told`` says in the session's transaction (one statement)."""
+    if told:
+        connection = await session.connection()
+        await connection.execute(
+            _SAVE,
+            [{"told_id": t.ven_id, "told": t.delivered, "told_by": t.distribute} for t in told],
+        )

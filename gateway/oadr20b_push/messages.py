@@ -4,7 +4,7 @@ and the VEN's answer in the HTTP response to the push, taken as the VTN takes it
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -41,7 +41,7 @@ class Rendered:
     xml: str
     fingerprint: str | None  # the VEN's certificate, pinned for the TLS connection
     request_id: str | None = None  # the message's own requestID (in the VEN's message log)
-    told: Told | None = None  # what a distribute tells the VEN, noted once it took it
+    told: Told | None = None  # what a distribute tells the VEN, kept once it took it
 
 
 class PushMessages:
@@ -53,7 +53,6 @@ class PushMessages:
         replay: ReplayGuard,
         clock: Clock,
         distribute: Callable[[VenState], tuple[Reply, Told]],
-        note_told: Callable[[Told], Awaitable[None]],
         *,
         signatures_required: bool,
         tolerant: bool,
@@ -64,7 +63,6 @@ class PushMessages:
         self._replay = replay
         self._clock = clock
         self._distribute = distribute
-        self._note_told = note_told
         self._signatures_required = signatures_required
         self._tolerant = tolerant
 
@@ -94,11 +92,6 @@ class PushMessages:
             message_type, xml, ven.record.fingerprint,
             request_id if isinstance(request_id, str) and request_id else None, told,
         )  # fmt: skip
-
-    async def taken(self, rendered: Rendered) -> None:
-        """The VEN answered the push with HTTP 200: what it was told is noted."""
-        if rendered.told is not None:
-            await self._note_told(rendered.told)
 
     async def take_answer(self, ven_id: str, body: bytes) -> str | None:
         """Handle the VEN's answer to a push (an empty body or an oadrResponse is the usual

@@ -15,6 +15,7 @@ from gateway.db.engine import Database
 from gateway.db.models import VenMessageRow, VenRow
 from gateway.db.ven_models import VenPushMessageRow, VenPushTargetRow
 from gateway.oadr20b.store import ON_VTNS_TURN
+from gateway.oadr20b.told import Told, save_told
 from gateway.oadr20b.vtn_metadata import MAX_LIVE_REQUESTS, REGISTER_REPORT, register_report
 from gateway.oadr20b.vtn_metadata import take_due as take_metadata_due
 from gateway.oadr20b_push.addresses import AddressStyle
@@ -36,11 +37,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Ack:
-    """A message a VEN took; ``release``: its sender is done with the VEN."""
+    """A message a VEN took; ``release``: its sender is done with the VEN; ``told``: what the
+    VEN knows of its events now (a distribute's), kept in the same transaction."""
 
     ven_id: str
     message_id: int
     release: bool
+    told: Told | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,7 @@ class PushStore:
                 .where(VenPushMessageRow.id.in_([a.message_id for a in acks]))
                 .values(delivered_at=now, attempts=VenPushMessageRow.attempts + 1)
             )
+            await save_told(session, [a.told for a in acks if a.told is not None])
         return held
 
     async def delivered(

@@ -110,7 +110,10 @@ class Pusher:
         self._lease = timedelta(seconds=config.lease_seconds)
         # The database steps of deliveries take turns (marking them delivered, in groups).
         self._turns = turns or asyncio.Semaphore(config.database_turns)
-        self._acks = AckBatcher(store, self.owner, self._lease, clock, self._turns)
+        self._acks = AckBatcher(
+            store, self.owner, self._lease, clock, self._turns,
+            lambda told: state.delivered(told.ven_id, told.delivered),
+        )  # fmt: skip
 
     # --- what wakes it --------------------------------------------------------------------
     def concerned(self, ven_ids: Collection[str] | None) -> None:
@@ -257,8 +260,9 @@ class Pusher:
             self._state.messages.record(target.ven_id, (
                 Direction.TO_VEN, rendered.message_type, rendered.request_id, None, None,
             ))  # fmt: skip
-            await self._messages.taken(rendered)
-            held = await self._acks.delivered(target.ven_id, outgoing.id, release=last)
+            held = await self._acks.delivered(
+                target.ven_id, outgoing.id, release=last, told=rendered.told
+            )
             self._count(rendered.message_type, "delivered")
             await self._messages.take_answer(target.ven_id, answer.body)
             if not held or last:
@@ -290,6 +294,8 @@ class Pusher:
         for task in list(self._deliveries):
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)
+        # Deliveries the VENs took are marked, and what they told noted, before the VTN closes.
+        await self._acks.settled()
         with contextlib.suppress(Exception):
             await self._store.release(self.owner)
         await self._client.close()

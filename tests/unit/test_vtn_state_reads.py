@@ -66,3 +66,21 @@ async def test_the_push_sender_hears_which_vens_a_change_made_stale() -> None:
     state.invalidate()
     assert heard == [["v1"], ["v2"], None]
     await state.settled()
+
+
+async def test_reads_of_one_stale_ven_at_once_share_one_reload() -> None:
+    store = SlowStore()
+    store.let_go.set()
+    state = VtnState(store, QuietRedis(), "t:", SystemClock())  # type: ignore[arg-type]
+    await state.get("v1")
+    store.let_go.clear()
+    state.invalidate("v1")
+    before = state.reloads
+    # A poll and the push sender, say, reading the VEN while its reload is under way.
+    both = asyncio.gather(state.get("v1"), state.get("v1"))
+    await asyncio.sleep(0)
+    store.let_go.set()
+    first, second = await both
+    assert first is second
+    assert state.reloads == before + 1
+    assert (await state.get("v1")) is first
