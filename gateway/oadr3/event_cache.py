@@ -1,19 +1,21 @@
 """Each VEN's 3.x events as last read, kept per process for a moment: ``GET /events`` is what
 every VEN asks most often, and most of its answers are the same as the last.
 
-Every change this process publishes (the outbox's ``on_published``) empties it at once, and
-so does every dr_events message any process publishes (``listen``: Redis pub/sub, emptied
-again on each reconnect, since messages may have been missed); a read that began before a
-change is not kept (its generation is past). ``ttl`` bounds what only time changes (an event
-ending long ago leaves a VEN's list). When it is cold (emptied, or its last fill is older
-than ``ttl``), the first read that misses fills it for every VEN (``fill``), and the reads that
-miss meanwhile wait for that one fill. A VEN's plain answer (no query) is kept with its list,
-as bytes (``answer``).
-"""
+Every change this process publishes (the outbox's ``on_published``) empties it at once, and so
+does every dr_events message any process publishes (``listen``: Redis pub/sub, emptied again on
+each reconnect, since messages may have been missed), but those that change nothing a 3.x
+reader holds (``UNSEEN``: a running event's progress, every few seconds; reports; a VEN's
+error; a device's instructions), which would keep it cold through every event; a read that
+began before a change is not kept (its generation is past). ``ttl`` bounds what only time
+changes (an event ending long ago leaves a VEN's list). When it is cold (emptied, or its last
+fill is older than ``ttl``), the first read that misses fills it for every VEN (``fill``), and
+the reads that miss meanwhile wait for that one fill. A VEN's plain answer (no query) is kept
+with its list, as bytes (``answer``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,22 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 30.0
 MAX_VENS = 100_000
+# dr_events messages after which every 3.x VEN's events and every client's principal are as
+# they were: the caches keep what they hold.
+UNSEEN = frozenset({
+    "event_progress", "ven_error", "device_instructions_updated",
+    "oadr3_report_created", "oadr3_report_updated", "oadr3_report_deleted",
+})  # fmt: skip
+
+
+def concerns_readers(data: object) -> bool:
+    """Whether a dr_events message may change what 3.x readers are given (one that cannot
+    be read may: it counts)."""
+    try:
+        message = json.loads(data if isinstance(data, (bytes, str)) else b"")
+    except ValueError:
+        return True
+    return not (isinstance(message, dict) and message.get("event") in UNSEEN)
 
 
 class VenEventsCache:
@@ -122,7 +140,9 @@ async def listen(
     ``stopping``; also whenever the subscription is made or lost (messages may have been
     missed). ``principals`` is used only while subscribed."""
 
-    def message(_channel: str, _data: object) -> None:
+    def message(_channel: str, data: object) -> None:
+        if not concerns_readers(data):
+            return
         cache.clear()
         if principals is not None:
             principals.clear()

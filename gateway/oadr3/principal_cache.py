@@ -6,8 +6,9 @@ until a client or a VEN object changes.
   database said of its client is kept, under the token's exact text.
 - Every change this process publishes (the outbox's ``on_published``) and every dr_events
   message of any process (``event_cache.listen``, the same feed as the events cache) empties
-  it, and so does a client's deletion here, once it is committed (``ClientStore.on_deleted``;
-  its dr_events message tells the other processes).
+  it, but those that change no 3.x reader's view (``event_cache.UNSEEN``), and so does a
+  client's deletion here, once it is committed (``ClientStore.on_deleted``; its dr_events
+  message tells the other processes).
 - It is used only while that feed is followed (``following``): a client deleted in another
   process is heard of through it alone.
 - A read that began before a change is not kept (its generation is past).

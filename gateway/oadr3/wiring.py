@@ -11,7 +11,7 @@ from gateway.http.handlers import SERVICES
 from gateway.oadr3 import token_endpoint
 from gateway.oadr3.auth import AUTHORITY, CLIENTS, PRINCIPALS, Principal
 from gateway.oadr3.clients import ClientStore
-from gateway.oadr3.event_cache import VenEventsCache, listen
+from gateway.oadr3.event_cache import VenEventsCache, concerns_readers, listen
 from gateway.oadr3.events import EVENTS_CACHE, add_event_routes
 from gateway.oadr3.notify.engine import NOTIFY
 from gateway.oadr3.notify.handlers import add_routes as notify_routes
@@ -68,7 +68,13 @@ def setup_oadr3(app: web.Application, settings: Settings) -> None:
         app[CLIENTS] = store
         cache = VenEventsCache(monotonic=services.clock.monotonic)
         principals = PrincipalCache[Principal](monotonic=services.clock.monotonic)
-        services.publisher.on_published.extend([cache.clear, principals.clear])
+
+        def published(batch: list[tuple[str, str]]) -> None:
+            if any(c == channel and concerns_readers(p) for c, p in batch):
+                cache.clear()
+                principals.clear()
+
+        services.publisher.on_published.append(published)
         store.on_deleted.append(principals.clear)
         app[EVENTS_CACHE], app[PRINCIPALS] = cache, principals
         stopping = asyncio.Event()

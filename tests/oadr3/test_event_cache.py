@@ -5,10 +5,11 @@ kept lasts a second."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from redis.asyncio import Redis
 
-from gateway.oadr3.event_cache import VenEventsCache, listen
+from gateway.oadr3.event_cache import VenEventsCache, concerns_readers, listen
 from tests.support import MutableClock
 
 
@@ -37,9 +38,11 @@ class _Watched(VenEventsCache):
     def __init__(self) -> None:
         super().__init__(ttl=60.0)
         self.emptied = asyncio.Event()
+        self.cleared = 0
 
     def clear(self, _batch: object = None) -> None:
         super().clear(_batch)
+        self.cleared += 1
         self.emptied.set()
 
 
@@ -59,3 +62,33 @@ async def test_any_processs_dr_events_message_empties_it(redis: Redis, redis_pre
     finally:
         stopping.set()
         await asyncio.wait_for(listening, 2)
+
+
+async def test_messages_that_change_no_3x_view_keep_it(redis: Redis, redis_prefix: str) -> None:
+    """A running event's progress (every few seconds), reports and VEN errors leave the cache
+    as it is; the next change empties it."""
+    channel = f"{redis_prefix}dr_events"
+    cache = _Watched()
+    stopping = asyncio.Event()
+    listening = asyncio.create_task(listen(cache, redis, channel, stopping))
+    try:
+        await asyncio.wait_for(cache.emptied.wait(), 5)  # once subscribed
+        cache.emptied.clear()
+        cache.cleared = 0
+        cache.put("v", [], cache.generation)
+        for kind in ("event_progress", "oadr3_report_created", "ven_error"):
+            await redis.publish(channel, json.dumps({"event": kind, "event_id": "e1"}))
+        await redis.publish(channel, '{"event": "invitation_created"}')
+        await asyncio.wait_for(cache.emptied.wait(), 5)
+        # Pub/sub keeps order: the three before it were heard first, and kept the entry.
+        assert cache.cleared == 1
+        assert cache.get("v") is None
+    finally:
+        stopping.set()
+        await asyncio.wait_for(listening, 2)
+
+
+def test_a_message_that_cannot_be_read_may_concern_readers() -> None:
+    assert concerns_readers(b"not json")
+    assert concerns_readers('{"event": "event_scheduled"}')
+    assert not concerns_readers('{"event": "event_progress"}')
