@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from gateway.app import build_app
 from gateway.oadr3 import tokens
 from gateway.oadr3.auth import PRINCIPALS
 from gateway.oadr3.event_cache import VenEventsCache, listen
@@ -22,7 +23,8 @@ from gateway.oadr3.scopes import DEFAULT_SCOPES, Role
 from gateway.oadr3.tokens import InvalidToken, TokenAuthority
 from gateway.settings import Settings
 from tests.oadr3.support import BASE, bearer, provision, token_of
-from tests.support import AUTH, ChannelRecorder, MutableClock
+from tests.support import ADMIN_TOKEN, AUTH, ChannelRecorder, MutableClock
+from tests.vtn.conftest import eventually
 
 
 @pytest.fixture
@@ -228,3 +230,28 @@ async def test_a_checked_token_is_still_refused_once_expired(
     for n in range(4):
         await authority.verify(authority.issue(f"v{n}", Role.VEN, frozenset(), issued))
         assert len(authority._verified) <= 2
+
+
+async def test_a_client_deleted_in_another_process_is_refused_there_once_heard(
+    client: TestClient[Any, Any], aiohttp_client: Any, settings: Settings, clock: Any
+) -> None:
+    """Two gateway processes on one database and Redis: the one that did not delete the
+    client drops its cached principal when the deletion's dr_events message reaches it, and
+    refuses the token from then on."""
+    app = build_app(settings, admin_token=ADMIN_TOKEN, clock=clock, run_workers=False)
+    other: TestClient[Any, Any] = await aiohttp_client(app)
+    await _followed(client)
+    kept = await _followed(other)
+    auth, _ = await _ven(client, "ven-gone")
+    assert await _events(other, auth) == []
+    assert await _events(other, auth) == []  # from the other's cache
+    assert len(kept) == 1
+    resp = await client.delete("/api/oadr3/clients/ven-gone", headers=AUTH)
+    assert resp.status == 200
+
+    async def refused() -> bool:
+        resp = await other.get(f"{BASE}/events", headers=auth)
+        return resp.status == 401
+
+    await eventually(refused, timeout=5.0)
+    assert len(kept) == 0
