@@ -32,14 +32,13 @@ from gateway.bus.subscription import follow
 from gateway.clock import Clock
 from gateway.oadr20b.mapping import OadrEvent
 from gateway.oadr20b.message_log import MessageLog
-from gateway.oadr20b.store import Sighting, VenRecord, VenSnapshot, VtnStore
+from gateway.oadr20b.sightings import Sightings
+from gateway.oadr20b.store import VenRecord, VenSnapshot, VtnStore
 from gateway.services.ven_facing.changes import ChangeKind, VenChange, changes_channel
-from gateway.supervisor import pause
 
 logger = logging.getLogger(__name__)
 
 UNSUBSCRIBED_MAX_AGE_SECONDS = 2.0
-LAST_SEEN_FLUSH_SECONDS = 5.0
 SEEN_MESSAGE_IDS = 4096
 # A change concerning this many VENs (and a quarter of those known) reloads everyone at once.
 BULK_RELOAD_MIN_VENS = 50
@@ -88,8 +87,6 @@ class VtnState:
         self._device_ven: dict[str, str | None] = {}
         self._invitation_vens: dict[str, set[str]] = {}
         self._program_vens: dict[str, set[str]] = {}
-        self._seen: dict[str, datetime] = {}
-        self._deviations: dict[str, dict[str, Sighting]] = {}
         self._handled: deque[str] = deque(maxlen=SEEN_MESSAGE_IDS)
         self._handled_set: set[str] = set()
         self._bulk: asyncio.Task[None] | None = None
@@ -101,6 +98,7 @@ class VtnState:
         self._told: set[str] = set()  # told of their events, not yet announced
         self._telling: asyncio.Task[None] | None = None
         self.messages = MessageLog(redis, prefix, clock)
+        self.sightings = Sightings(store, self.messages, clock)
         # Told of the VENs made stale (None: anyone may be), once the entries are marked.
         self._listeners: list[Callable[[Collection[str] | None], None]] = []
 
@@ -370,49 +368,15 @@ class VtnState:
             return
         self.invalidate()  # an event cancelled or missed: anyone may be concerned
 
-    # --- last seen, and deviations tolerated ------------------------------------------------
+    # --- last seen, and deviations tolerated: ``Sightings`` -------------------------------
     def seen(self, ven_id: str, deviations: Iterable[str] = ()) -> None:
-        """An authenticated message from the VEN, which needed these schema repairs."""
-        now = self._clock.now()
-        self._seen[ven_id] = now
-        for kind in deviations:
-            counts = self._deviations.setdefault(ven_id, {})
-            counts[kind] = (counts.get(kind, (0, now))[0] + 1, now)
+        self.sightings.seen(ven_id, deviations)
 
     async def flush_seen(self) -> None:
-        """Store the last-seen times, deviation counts and message log gathered since the last
-        flush (in memory until then: one write for all, not one per message)."""
-        # The log goes to Redis, the rest to the database: one down does not hold the other.
-        results = await asyncio.gather(
-            self._flush_seen(), self.messages.flush(), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-
-    async def _flush_seen(self) -> None:
-        seen, self._seen = self._seen, {}
-        deviations, self._deviations = self._deviations, {}
-        try:
-            await self._store.touch(seen)
-            await self._store.count_deviations(deviations)
-        except Exception:
-            for ven_id, when in seen.items():  # keep them for the next flush
-                self._seen.setdefault(ven_id, when)
-            for ven_id, kinds in deviations.items():
-                counts = self._deviations.setdefault(ven_id, {})
-                for kind, (count, last) in kinds.items():
-                    newer = counts.get(kind, (0, last))
-                    counts[kind] = (count + newer[0], max(last, newer[1]))
-            raise
+        await self.sightings.flush()
 
     async def flush_seen_forever(self, stopping: asyncio.Event) -> None:
-        """Store last-seen times every few seconds until ``stopping`` (closing stores the rest)."""
-        while not await pause(stopping, LAST_SEEN_FLUSH_SECONDS):
-            try:
-                await self.flush_seen()
-            except Exception as err:
-                logger.warning("vtn: last-seen times not stored yet (%s)", err)
+        await self.sightings.flush_forever(stopping)
 
     # --- subscription ---------------------------------------------------------------------
     async def listen(self, stopping: asyncio.Event) -> None:
