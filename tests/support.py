@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -221,3 +223,15 @@ class FakeClock(MutableClock):
             if self.on_advance is not None:
                 await self.on_advance(self.current)
         await asyncio.sleep(0)
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The packages a module imports (their first dotted name): a test peer must name neither
+    openleadr nor the gateway."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.add((node.module or "").split(".")[0])
+    return found

@@ -55,11 +55,7 @@ class Vtn20aEndpoint:
         started = time.perf_counter()
         outcome = Outcome()
         response = await self._answer(request, outcome)
-        if self._metrics is not None:
-            code = outcome.code if response.status == 200 else response.status
-            seconds = time.perf_counter() - started
-            self._metrics.vtn_message(SERVICE, outcome.message_type, code, seconds)
-        self._vtn.log_exchange(outcome, response.status)
+        self._vtn.note(SERVICE, outcome, response, started)
         return response
 
     async def _answer(self, request: web.Request, outcome: Outcome) -> web.Response:

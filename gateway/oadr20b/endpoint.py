@@ -99,12 +99,17 @@ class VtnEndpoint:
         service = request.match_info.get("service", "")
         outcome = Outcome()
         response = await self._answer(request, service, outcome)
+        self.note(service, outcome, response, started)
+        return response
+
+    def note(self, service: str, outcome: Outcome, response: web.Response, started: float) -> None:
+        """The exchange in the metrics (from ``started``, a ``perf_counter``) and the VEN's
+        message log: 2.0b's and 2.0a's alike."""
         if self._metrics is not None:
             code = outcome.code if response.status == 200 else response.status
             seconds = time.perf_counter() - started
             self._metrics.vtn_message(service, outcome.message_type, code, seconds)
         self.log_exchange(outcome, response.status)
-        return response
 
     def log_exchange(self, outcome: Outcome, status: int) -> None:
         """Note the exchange in the VEN's message log (a VEN this process knows only: a
