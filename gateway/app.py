@@ -101,7 +101,10 @@ def resolve_admin_token(settings: Settings) -> str:
 
 
 def wire_services(settings: Settings, db: Database, redis: Redis, clock: Clock) -> Services:
-    publisher = OutboxPublisher(db, redis)
+    # The 3.x notifications read dr_events from its log: nothing published while no replica
+    # listened is missed.
+    logged = frozenset({settings.dr_events_channel}) if settings.oadr3_enabled else frozenset()
+    publisher = OutboxPublisher(db, redis, logged=logged)
     ctx = ServiceContext(
         db, clock, settings.dr_events_channel, publisher, changes_channel(settings.redis_prefix)
     )

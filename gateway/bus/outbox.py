@@ -71,11 +71,27 @@ def _published(channel: str, payload: str) -> list[tuple[str, str]]:
     return out
 
 
+# A published channel's messages are also appended to its log (a Redis stream) for readers
+# that must not miss one while they are not subscribed (the 3.x notifications); the log keeps
+# about this many.
+LOG_MAXLEN = 50_000
+
+
+def log_of(channel: str) -> str:
+    """The Redis stream a mirrored channel's messages are appended to."""
+    return f"{channel}:log"
+
+
 class OutboxPublisher:
-    def __init__(self, database: Database, redis: Redis, batch_size: int = 500) -> None:
+    def __init__(
+        self, database: Database, redis: Redis, batch_size: int = 500,
+        logged: frozenset[str] = frozenset(),
+    ) -> None:  # fmt: skip
+        """``logged``: the channels whose messages also go to their log (``log_of``)."""
         self._db = database
         self._redis = redis
         self._batch_size = batch_size
+        self._logged = logged
         self._lock = asyncio.Lock()
         # Called with each published batch (channel, JSON payload): caches in this process
         # (the VTN's) see a change as soon as it is published, not when it comes back.
@@ -107,6 +123,11 @@ class OutboxPublisher:
                     async with self._redis.pipeline(transaction=False) as pipe:
                         for channel, payload in batch:
                             pipe.publish(channel, payload)
+                            if channel in self._logged:
+                                pipe.xadd(
+                                    log_of(channel), {"m": payload},
+                                    maxlen=LOG_MAXLEN, approximate=True,
+                                )  # fmt: skip
                         await pipe.execute()
                     for callback in self.on_published:
                         callback(batch)

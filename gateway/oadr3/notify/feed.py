@@ -1,25 +1,29 @@
 """Core changes -> 3.x notifications: the dr_events feed, fanned out to webhooks and MQTT.
 
 Every change the core makes, whoever made it (admin API, 2.0b VEN, 3.x client, executor), is
-announced on ``dr_events`` through the outbox with a ``message_id``. The feed hears each one on
-Redis, reads the object as 3.x clients see it, queues one webhook notification per callback
-that may hear of it (keyed by the message id, so a message heard twice, or by two replicas,
-is queued once) and publishes it on the MQTT topics (claimed in Redis by message id, so two
-replicas publish it once). A database outage while queueing is retried, not dropped.
-"""
+announced on ``dr_events`` through the outbox with a ``message_id``, and appended to its log (a
+Redis stream). The replicas read the log as one consumer group (``bus.log_reader``): each
+message is taken by one of them, also one published while none was running (a restart loses
+nothing: the group remembers where it is). The feed reads the object as 3.x clients see it,
+queues one webhook notification per callback that may hear of it (keyed by the message id, so a
+message heard twice, or by two replicas, is queued once) and publishes it on the MQTT topics
+(claimed in Redis by message id, so two replicas publish it once). A database outage while
+queueing is retried, not dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import replace
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.bus.subscription import follow
+from gateway.bus.log_reader import LogReader
+from gateway.bus.outbox import log_of
 from gateway.clock import Clock
 from gateway.db.engine import Database
 from gateway.oadr3.notify.mqtt import MqttNotifier
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 MAX_TRIES = 30  # a database away for longer than this loses the change's webhooks (logged)
 MQTT_CLAIM_SECONDS = 3600
+GROUP = "oadr3-notify"
 
 
 class NotificationFeed:
@@ -62,16 +67,16 @@ class NotificationFeed:
         self._subjects = subjects
         self._outbox = outbox
         self._mqtt = mqtt
-        self.subscribed = asyncio.Event()
+        self._reader = LogReader(
+            redis, log_of(channel), GROUP, uuid.uuid4().hex, self.take,
+            name="oadr3 notifications",
+        )  # fmt: skip
+        self.subscribed = self._reader.ready
         self.handled = 0
 
     async def listen(self, stopping: asyncio.Event) -> None:
-        """Until ``stopping``: handle each message, resubscribing after an outage."""
-        await follow(
-            self._redis, [self._channel], lambda _channel, data: self.take(data), stopping,
-            name="oadr3 notifications", on_subscribed=self.subscribed.set,
-            on_lost=self.subscribed.clear,
-        )  # fmt: skip
+        """Until ``stopping``: handle each message of the log, joining again after an outage."""
+        await self._reader.run(stopping)
 
     async def take(self, data: bytes | str | None) -> None:
         try:

@@ -15,6 +15,7 @@ from gateway.settings import Settings
 from tests.oadr3.notify.conftest import BASE, Tokens, notify_app, subscription
 from tests.oadr3.notify.receiver import WebhookReceiver
 from tests.oadr3.notify.schema import schema_errors
+from tests.oadr3.support import bearer, provision, token_of
 from tests.support import Api
 
 URL = f"{BASE}/subscriptions"
@@ -245,5 +246,31 @@ async def test_two_replicas_deliver_each_change_once(
         await asyncio.sleep(0.5)
         assert sorted(n["object"]["id"] for n in receiver.notifications) == ["p0", "p1", "p2"]
         assert len(notes) == 3
+    finally:
+        await second.close()
+
+
+async def test_a_change_made_while_no_replica_listens_is_notified_when_one_does(
+    aiohttp_client: Any, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """dr_events is read from its log as one consumer group: a program made by a gateway that
+    sends no notifications, while none that does is running, is told once one starts."""
+    first = await aiohttp_client(notify_app(settings))
+    bl = bearer(await token_of(first, await provision(first, "BL", "bl-away")))
+    await _subscribe(first, subscription(receiver.url(), ["PROGRAM"]), bl)
+    await first.close()
+    quiet = TestClient(TestServer(notify_app(settings.model_copy(
+        update={"oadr3_notify_enabled": False}))))  # fmt: skip
+    await quiet.start_server()
+    try:
+        await Api(quiet).post("/api/programs", _program("while-away"), status=201)
+    finally:
+        await quiet.close()
+    assert receiver.notifications == []
+    second = TestClient(TestServer(notify_app(settings)))
+    await second.start_server()
+    try:
+        [note] = await receiver.wait_for(1, seconds=5)
+        assert (note["operation"], note["object"]["id"]) == ("CREATE", "while-away")
     finally:
         await second.close()
