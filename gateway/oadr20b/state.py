@@ -132,6 +132,10 @@ class VtnState:
         if self._reloading.get(ven_id, (0, None))[1] is task:
             del self._reloading[ven_id]
 
+    def cached(self, ven_id: str) -> VenState | None:
+        """The VEN's entry as held, fresh or not (no I/O)."""
+        return self._entries.get(ven_id)
+
     def known(self, ven_id: str) -> bool:
         """Whether this process holds the VEN (no I/O: for the message log)."""
         return ven_id in self._entries

@@ -157,6 +157,14 @@ class Pusher:
         queued: list[str] = []
         metadata: list[str] = []
         for ven_id in vens:
+            if only is not None:
+                held = self._state.cached(ven_id)
+                if held is None or not held.record.push:
+                    # A polling VEN (or one never read here: not registered): its polls read
+                    # it. One registering here for push is read again first
+                    # (``VtnState.refreshed``); one registering in another process is that
+                    # process's to fill, and the sweep's here.
+                    continue
             ven = await self._state.get(ven_id)
             if ven is None or not ven.record.push or not ven.record.registered:
                 continue
