@@ -226,14 +226,7 @@ def build_vtn(settings: Settings, services: Services, metrics: GatewayMetrics | 
         tolerant=config.tolerant,
         metrics=metrics,
     )
-    endpoint_20a = None
-    if settings.vtn_20a_path is not None:
-        endpoint_20a = Vtn20aEndpoint(
-            endpoint, service, state,
-            # 2.0a has no signatures (its security is TLS): refused only where asked for.
-            signatures_required=settings.vtn_require_signatures is True,
-            max_body_bytes=settings.max_body_bytes, metrics=metrics,
-        )  # fmt: skip
+    endpoint_20a = Vtn20aEndpoint.configured(settings, endpoint, service, state, metrics)
     return Vtn(endpoint, state, service, signing_key, endpoint_20a)
 
 

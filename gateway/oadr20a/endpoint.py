@@ -27,6 +27,7 @@ from gateway.oadr20b.service import VtnService
 from gateway.oadr20b.state import VenState, VtnState
 from gateway.observability.logs import log_context
 from gateway.observability.metrics import Component, Dependency, GatewayMetrics
+from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,21 @@ class Vtn20aEndpoint:
         self._signatures_required = signatures_required
         self._max_body = max_body_bytes
         self._metrics = metrics
+
+    @classmethod
+    def configured(
+        cls, settings: Settings, vtn: VtnEndpoint, service: VtnService, state: VtnState,
+        metrics: GatewayMetrics | None,
+    ) -> Vtn20aEndpoint | None:  # fmt: skip
+        """The endpoint ``settings`` ask for; None when 2.0a is off (``vtn_20a_path`` null)."""
+        if settings.vtn_20a_path is None:
+            return None
+        return cls(
+            vtn, service, state,
+            # 2.0a has no signatures (its security is TLS): refused only where asked for.
+            signatures_required=settings.vtn_require_signatures is True,
+            max_body_bytes=settings.max_body_bytes, metrics=metrics,
+        )  # fmt: skip
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()

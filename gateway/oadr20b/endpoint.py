@@ -115,7 +115,7 @@ class VtnEndpoint:
         """Note the exchange in the VEN's message log (a VEN this process knows only: a
         stranger's venID gets no list)."""
         ven_id = outcome.ven_id
-        if ven_id is None or outcome.message_type is None or not self._state.known(ven_id):
+        if ven_id is None or outcome.message_type is None or self._state.cached(ven_id) is None:
             return
         code: int | None = outcome.code if outcome.ven_code is None else outcome.ven_code
         if status != 200:

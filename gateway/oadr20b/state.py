@@ -136,10 +136,6 @@ class VtnState:
         """The VEN's entry as held, fresh or not (no I/O)."""
         return self._entries.get(ven_id)
 
-    def known(self, ven_id: str) -> bool:
-        """Whether this process holds the VEN (no I/O: for the message log)."""
-        return ven_id in self._entries
-
     def _current(self, ven_id: str) -> int:
         return self._generation + self._ven_generation.get(ven_id, 0)
 

@@ -149,7 +149,6 @@ class Pusher:
         if only is None and not self._state.subscribed and len(vens) > BULK_RELOAD_VENS:
             # Entries expire while the feed is down: one reload of everyone, not one each.
             self._state.invalidate()
-        await self._state.settled()  # a reload of everyone under way replaces their entries
         now = self._clock.now()
         near = self._vtn.near_window
         distribute: dict[str, list[OadrEvent]] = {}
